@@ -1,0 +1,47 @@
+"""majl_hf: joint singing-voice separation and vocal pitch estimation (MAJL), Hugging Face style.
+
+Importing the package registers the four backbones and ``majl`` with ``AutoConfig`` / ``AutoModel``.
+"""
+
+from transformers import AutoConfig, AutoModel
+
+from .configuration_majl import JOINT_METHODS, MajlConfig
+from .dwhs import DynamicWeightModule, assign_cases, dwhs_loss
+from .modeling_majl import MajlModel, MajlOutput
+from .models import (
+    CrepeConfig,
+    CrepeModel,
+    HarmoF0Config,
+    HarmoF0Model,
+    PitchEstimatorOutput,
+    ResUNetDecoupleConfig,
+    ResUNetDecoupleModel,
+    SeparatorOutput,
+    UNetSeparatorConfig,
+    UNetSeparatorModel,
+)
+
+__version__ = "0.1.0"
+
+AutoConfig.register("majl", MajlConfig, exist_ok=True)
+AutoModel.register(MajlConfig, MajlModel, exist_ok=True)
+
+__all__ = [
+    "JOINT_METHODS",
+    "CrepeConfig",
+    "CrepeModel",
+    "DynamicWeightModule",
+    "HarmoF0Config",
+    "HarmoF0Model",
+    "MajlConfig",
+    "MajlModel",
+    "MajlOutput",
+    "PitchEstimatorOutput",
+    "ResUNetDecoupleConfig",
+    "ResUNetDecoupleModel",
+    "SeparatorOutput",
+    "UNetSeparatorConfig",
+    "UNetSeparatorModel",
+    "assign_cases",
+    "dwhs_loss",
+]

