@@ -22,7 +22,7 @@ INSTALL_REQUIRES = [
 ]
 EXTRAS = {
     "train": ["accelerate>=1.0", "datasets>=4.0", "pyyaml>=6.0", "tensorboard>=2.12"],
-    "eval": ["mir_eval>=0.7", "museval>=0.4", "evaluate>=0.4", "datasets>=4.0"],
+    "eval": ["mir_eval>=0.7,<0.9", "museval>=0.4", "evaluate>=0.4", "datasets>=4.0"],
     "convert": ["protobuf>=4.0"],
     "dev": ["pytest>=8.0"],
 }
@@ -37,7 +37,7 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["majl_hf", "majl_hf.*"]),
-    package_data={"majl_hf": ["assets/*", "data/cards/*.md"]},
+    package_data={"majl_hf": ["data/cards/*.md", "evaluation/metric_majl/*.py"]},
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,

@@ -6,6 +6,7 @@ Importing the package registers the four backbones and ``majl`` with ``AutoConfi
 from transformers import AutoConfig, AutoModel
 
 from .configuration_majl import JOINT_METHODS, MajlConfig
+from .hub.defaults import DEFAULT_MODEL, DEFAULT_MODEL_TINY
 from .dwhs import DynamicWeightModule, assign_cases, dwhs_loss
 from .modeling_majl import MajlModel, MajlOutput
 from .models import (
@@ -27,6 +28,8 @@ AutoConfig.register("majl", MajlConfig, exist_ok=True)
 AutoModel.register(MajlConfig, MajlModel, exist_ok=True)
 
 __all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_MODEL_TINY",
     "JOINT_METHODS",
     "CrepeConfig",
     "CrepeModel",
