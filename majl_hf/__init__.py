@@ -27,6 +27,8 @@ __version__ = "0.1.0"
 AutoConfig.register("majl", MajlConfig, exist_ok=True)
 AutoModel.register(MajlConfig, MajlModel, exist_ok=True)
 
+from .pipelines import MajlVocalPipeline  # noqa: E402  (registers the "majl-vocal" task)
+
 __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_MODEL_TINY",
@@ -39,6 +41,7 @@ __all__ = [
     "MajlConfig",
     "MajlModel",
     "MajlOutput",
+    "MajlVocalPipeline",
     "PitchEstimatorOutput",
     "ResUNetDecoupleConfig",
     "ResUNetDecoupleModel",

@@ -36,6 +36,21 @@ class CrepeModel(PitchEstimatorPreTrainedModel):
         self.classifier = nn.Linear(filters[-1] * 4, config.n_bins)
         self.post_init()
 
+    #: each output frame depends on its own 1024 samples only: inference may compute any subset of
+    #: frames (a vocal-activity gate skips silent ones) and stitch them exactly
+    frame_local = True
+
+    @property
+    def context_frames(self) -> int:
+        return -(-self.config.frame_length // 2 // self.config.hop_length)
+
+    def logits_from_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """(n, 1024) raw audio frames → (n, n_bins) logits (normalised here when configured)."""
+        if self.config.normalize_frames:
+            frames = frames - frames.mean(-1, keepdim=True)
+            frames = frames / frames.std(-1, keepdim=True).clamp_min(1e-10)
+        return self.embed_frames(frames)
+
     def frames(self, input_values: torch.Tensor) -> torch.Tensor:
         """(batch, samples) → (batch, frames, 1024) network inputs (normalised when configured)."""
         frames = frame_signal(input_values, self.config.frame_length, self.config.hop_length)

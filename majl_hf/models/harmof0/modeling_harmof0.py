@@ -80,6 +80,15 @@ class HarmoF0Model(PitchEstimatorPreTrainedModel):
         self._filterbanks: dict = {}  # (device, dtype) → filterbank; derived from config, never saved
         self.post_init()
 
+    frame_local = False
+
+    @property
+    def context_frames(self) -> int:
+        """Frames of context each side for exact chunked inference: the analysis window plus the
+        time receptive field of the 3×3 input conv and each block's time conv."""
+        cfg = self.config
+        return -(-cfg.n_fft // 2 // cfg.hop_length) + 1 + len(self.blocks) * (cfg.time_kernel // 2)
+
     def filterbank(self, device, dtype) -> torch.Tensor:
         key = (str(device), dtype)
         if key not in self._filterbanks:

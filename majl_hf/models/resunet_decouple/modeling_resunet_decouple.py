@@ -67,17 +67,21 @@ class ResUNetDecoupleModel(SeparatorPreTrainedModel):
             bias.view(c, OUTPUTS_PER_CHANNEL)[:, 1] = 1.0  # rotation starts at 1 (mixture phase)
             init.copy_(module.bias, bias)
 
-    def forward(self, input_values: torch.Tensor, target_vocals: torch.Tensor | None = None, return_dict=True, **kwargs):
-        """input_values: (batch, audio_channels, samples) → vocals (batch, audio_channels, samples)."""
+    independent_frames = None  # every output frame sees its neighbours: chunking needs context
+
+    @property
+    def context_frames(self) -> int:
+        """Frames of context each side that make chunked inference match the unchunked result
+        closely (the receptive field in time grows ×2 per level; 3×3 convs per block)."""
+        return 2 * 2 ** (len(self.config.channels) - 1) * (2 * self.config.blocks_per_level)
+
+    def separate_spectrogram(self, spec: torch.Tensor):
+        """Complex mixture STFT (B, C, T, F) → (vocals STFT, None): the accompaniment is mixture − vocals."""
         cfg = self.config
-        x = self._check_input(input_values)
-        b, c, n = x.shape
-        spec = stft(x, cfg.n_fft, cfg.hop_length)  # (B, C, T, F)
-        t, f_full = spec.shape[-2:]
+        b, c, t, f_full = spec.shape
         mag = spec.abs()
         mult = 2 ** (len(cfg.channels) - 1)
-        t_pad = -t % mult
-        h = F.pad(mag[..., : f_full - 1], (0, 0, 0, t_pad))  # drop Nyquist bin: F = n_fft / 2
+        h = F.pad(mag[..., : f_full - 1], (0, 0, 0, -t % mult))  # drop the Nyquist bin: F = n_fft / 2
         h = self.input_conv(h)
         skips = []
         for stage in self.encoder:
@@ -93,9 +97,15 @@ class ResUNetDecoupleModel(SeparatorPreTrainedModel):
         rot = torch.complex(out[:, :, 1], out[:, :, 2])
         rot = rot / rot.abs().clamp_min(1e-8)
         out_mag = F.relu(mag * mask + out[:, :, 3])
-        phase = spec / mag.clamp_min(1e-8)
-        phase = torch.where(mag > 1e-8, phase, torch.ones_like(phase))
-        voc_spec = out_mag * phase * rot
+        phase = torch.where(mag > 1e-8, spec / mag.clamp_min(1e-8), torch.ones_like(spec))
+        return out_mag * phase * rot, None
+
+    def forward(self, input_values: torch.Tensor, target_vocals: torch.Tensor | None = None, return_dict=True, **kwargs):
+        """input_values: (batch, audio_channels, samples) → vocals (batch, audio_channels, samples)."""
+        cfg = self.config
+        x = self._check_input(input_values)
+        n = x.shape[-1]
+        voc_spec, _ = self.separate_spectrogram(stft(x, cfg.n_fft, cfg.hop_length))
         vocals = istft(voc_spec, cfg.n_fft, cfg.hop_length, n)
         loss = None
         if target_vocals is not None:

@@ -149,6 +149,24 @@ class UNetSeparatorModel(SeparatorPreTrainedModel):
         fill = 0.0 if self.config.mask_extension == "zeros" else 1.0
         return F.pad(mask, (0, full - mask.shape[-1]), value=fill)
 
+    context_frames = 0  # patches are processed independently: chunks need no context
+
+    @property
+    def independent_frames(self) -> int | None:
+        """Frames over which the separator is exactly independent (its patches): chunked inference
+        aligned on this many frames reproduces the unchunked result."""
+        return self.config.patch_frames
+
+    def separate_spectrogram(self, spec: torch.Tensor):
+        """Complex mixture STFT (B, C, T, n_fft // 2 + 1) → (vocals STFT, accompaniment STFT or None)."""
+        b, _, frames, _ = spec.shape
+        outputs = self.stem_outputs(self.to_patches(spec.abs()))
+        masks = {s: self.extend_mask(self.from_patches(m, b, frames)) for s, m in self.masks(outputs).items()}
+        voc_spec = masks[self.config.vocals_stem] * spec
+        others = [s for s in self.config.stems if s != self.config.vocals_stem]
+        acc_spec = sum(masks[s] for s in others) * spec if others else None
+        return voc_spec, acc_spec
+
     def forward(
         self,
         input_values: torch.Tensor,
@@ -162,16 +180,10 @@ class UNetSeparatorModel(SeparatorPreTrainedModel):
             target_vocals: optional (batch, audio_channels, samples) true vocals; gives ``loss``.
         """
         x = self._check_input(input_values)
-        b, _, n = x.shape
-        spec = self.spectrogram(x)
-        frames = spec.shape[2]
-        outputs = self.stem_outputs(self.to_patches(spec.abs()))
-        masks = {s: self.extend_mask(self.from_patches(m, b, frames)) for s, m in self.masks(outputs).items()}
-        voc_spec = masks[self.config.vocals_stem] * spec
+        n = x.shape[-1]
+        voc_spec, acc_spec = self.separate_spectrogram(self.spectrogram(x))
         vocals = istft(voc_spec, self.config.n_fft, self.config.hop_length, n)
-        others = [s for s in self.config.stems if s != self.config.vocals_stem]
-        if others:
-            acc_spec = sum(masks[s] for s in others) * spec
+        if acc_spec is not None:
             accompaniment = istft(acc_spec, self.config.n_fft, self.config.hop_length, n)
         else:
             accompaniment = x - vocals
