@@ -61,6 +61,8 @@ class CrepeModel(PitchEstimatorPreTrainedModel):
 
     def embed_frames(self, frames: torch.Tensor) -> torch.Tensor:
         """(n, 1024) frames → (n, n_bins) logits."""
+        if not self.training and not torch.is_grad_enabled():
+            return self._embed_frames_inference(frames)
         x = frames[:, None, :, None]
         for i in range(1, 7):
             pad = (0, 0, 254, 254) if i == 1 else (0, 0, 31, 32)
@@ -70,6 +72,32 @@ class CrepeModel(PitchEstimatorPreTrainedModel):
             x = self.dropout(x)
         x = x.permute(0, 2, 1, 3).reshape(x.shape[0], -1)
         return self.classifier(x)
+
+    def _embed_frames_inference(self, frames: torch.Tensor) -> torch.Tensor:
+        """The same function as the layer-by-layer path (eval mode, no grad), about twice as fast on
+        CPU: layer 1 (one input channel, 512 taps, stride 4) as a single matrix product over
+        unfolded frames, then the (k, 1) convolutions in channels-last layout, which oneDNN runs
+        far faster than NCHW for these shapes."""
+        bn = self.conv1_BN
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        shift = bn.bias - bn.running_mean * scale
+        windows = F.pad(frames, (254, 254)).unfold(1, 512, 4)  # (n, 256, 512)
+        y = F.relu(torch.matmul(windows, self.conv1.weight[:, 0, :, 0].t()) + self.conv1.bias) * scale + shift
+        y = y.view(y.shape[0], y.shape[1] // 2, 2, -1).amax(2)  # max-pool (2, 1) over time
+        x = y.permute(0, 2, 1)[..., None]  # (n, C, L, 1) whose memory is channels-last
+        for i in range(2, 7):
+            conv = getattr(self, f"conv{i}")
+            x = F.conv2d(F.pad(x, (0, 0, 31, 32)), self._channels_last(conv.weight), conv.bias)
+            x = F.max_pool2d(getattr(self, f"conv{i}_BN")(F.relu(x)), (2, 1), (2, 1))
+        return self.classifier(x.permute(0, 2, 1, 3).reshape(x.shape[0], -1))
+
+    def _channels_last(self, weight: torch.Tensor) -> torch.Tensor:
+        cache = self.__dict__.setdefault("_cl_weights", {})
+        key = (id(weight), weight._version, weight.device, weight.dtype)
+        if key not in cache:
+            cache.clear() if len(cache) > 16 else None
+            cache[key] = weight.detach().contiguous(memory_format=torch.channels_last)
+        return cache[key]
 
     def forward(
         self,
