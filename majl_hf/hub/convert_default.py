@@ -132,7 +132,7 @@ def build_default(
     (folder / "conversion_report.json").write_text(
         json.dumps({"repo_id": repo_id, "weights_sha256": digest, "equivalence": equivalence}, indent=2)
     )
-    quality = folder / "quality.md"
+    quality = Path(__file__).resolve().parents[2] / "model_cards" / "measured" / "default_quality.md"
     write_card(folder, repo_id, variant, equivalence, quality.read_text() if quality.is_file() else None)
     if seed_cache:
         seed_hf_cache(folder, repo_id, cache_dir=cache_dir)
