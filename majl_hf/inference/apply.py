@@ -47,33 +47,30 @@ def _window(n_fft, device, dtype):
 
 
 @torch.no_grad()
-def separate_long(separator, mixture: torch.Tensor, chunk_frames: int = 2048, context_frames: int | None = None,
+def separate_long(separator, mixture: torch.Tensor, chunk_frames: int = 512, context_frames: int | None = None,
                   progress=None):
     """Separate a (channels, samples) mixture at the separator's rate, chunk by chunk.
 
     Args:
         chunk_frames: STFT frames per chunk (rounded up to the separator's independent patch size).
         context_frames: frames of context each side; default: the separator's own ``context_frames``.
-    Returns: (vocals, accompaniment), each (channels, samples) float32 on the mixture's device.
+    Returns: (vocals, accompaniment), each a contiguous (channels, samples) float32 tensor on the
+    mixture's device; besides these two buffers only one chunk's worth of memory is used.
     """
     cfg = separator.config
     n_fft, hop = cfg.n_fft, cfg.hop_length
     c, n = mixture.shape
     device, dtype = mixture.device, torch.float32
     n_frames = math.ceil((n + n_fft) / hop)
-    total = n_fft + hop * (n_frames - 1)
     patch = getattr(separator, "independent_frames", None)
     ctx = getattr(separator, "context_frames", 0) if context_frames is None else int(context_frames)
     if patch:
         chunk_frames = max(patch, math.ceil(chunk_frames / patch) * patch)
         ctx = 0 if context_frames is None else ctx
     window = _window(n_fft, device, dtype)
-    vocals = torch.zeros(c, total, device=device, dtype=dtype)
-    accomp = torch.zeros(c, total, device=device, dtype=dtype)
-    env = torch.zeros(total, device=device, dtype=dtype)
-    has_acc = None
-    starts = range(0, n_frames, chunk_frames)
-    for a in starts:
+    vocals = torch.zeros(c, n, device=device, dtype=dtype)
+    accomp = None
+    for a in range(0, n_frames, chunk_frames):
         b = min(a + chunk_frames, n_frames)
         a0, b0 = max(a - ctx, 0), min(b + ctx, n_frames)
         # padded coordinates: the signal starts at n_fft (Spleeter's framing, models.common.stft)
@@ -86,30 +83,54 @@ def separate_long(separator, mixture: torch.Tensor, chunk_frames: int = 2048, co
         spec = torch.fft.rfft(frames * window, dim=-1)[None]
         voc_spec, acc_spec = separator.separate_spectrogram(spec)
         keep = slice(a - a0, b - a0)
+        if acc_spec is not None and accomp is None:
+            accomp = torch.zeros(c, n, device=device, dtype=dtype)
         for out, sp in ((vocals, voc_spec), (accomp, acc_spec)):
-            if sp is None:
-                continue
-            wav = torch.fft.irfft(sp[0, :, keep], n=n_fft, dim=-1) * window  # (C, b - a, n_fft)
-            _overlap_add(out, wav, a * hop, hop)
-        has_acc = acc_spec is not None
-        _overlap_add(env[None], (window**2).expand(1, b - a, n_fft), a * hop, hop)
+            if sp is not None:
+                wav = torch.fft.irfft(sp[0, :, keep].to(torch.complex64), n=n_fft, dim=-1) * window
+                _overlap_add(out, wav, a * hop - n_fft, hop)
         if progress is not None:
             progress.update(b - a)
-    sl = slice(n_fft, n_fft + n)
-    env_kept = env[sl].clamp_min(1e-8)
-    vocals = vocals[:, sl] / env_kept
-    accomp = accomp[:, sl] / env_kept if has_acc else mixture.to(dtype) - vocals
+    envelope = _steady_envelope(window, hop)
+    for out in (vocals, accomp):
+        if out is not None:
+            _divide_periodic(out, envelope, offset=n_fft % hop)
+    if accomp is None:
+        accomp = mixture.to(dtype) - vocals
     return vocals, accomp
 
 
+def _steady_envelope(window: torch.Tensor, hop: int) -> torch.Tensor:
+    """Σ_k w²[j + k·hop] for j < hop: the overlap-added squared window wherever every frame that
+    covers a sample exists — true for every kept sample under this framing (see models.common.stft)."""
+    w2 = window**2
+    n_fft = w2.shape[0]
+    padded = torch.nn.functional.pad(w2, (0, -n_fft % hop))
+    return padded.view(-1, hop).sum(0)
+
+
+def _divide_periodic(buffer: torch.Tensor, envelope: torch.Tensor, offset: int, block: int = 1 << 20) -> None:
+    """In place: buffer[:, s] /= envelope[(s + offset) % hop], in blocks (no full-length temporary)."""
+    hop = envelope.shape[0]
+    n = buffer.shape[-1]
+    block = max(hop, block // hop * hop)
+    tiled = envelope.roll(-offset).repeat(block // hop)
+    for s in range(0, n, block):
+        e = min(s + block, n)
+        buffer[:, s:e] /= tiled[: e - s]
+
+
 def _overlap_add(buffer: torch.Tensor, frames: torch.Tensor, start: int, hop: int) -> None:
-    """Add (C, n, L) frames into buffer (C, total) at start, start + hop, … (in place)."""
+    """Add (C, n, L) frames into buffer (C, total) at start, start + hop, … (in place); the parts
+    that fall outside the buffer are dropped."""
     c, n, length = frames.shape
     span = (n - 1) * hop + length
     folded = torch.nn.functional.fold(
         frames.transpose(1, 2), output_size=(1, span), kernel_size=(1, length), stride=(1, hop)
-    )
-    buffer[:, start : start + span] += folded.reshape(c, span)
+    ).reshape(c, span)
+    lo, hi = max(start, 0), min(start + span, buffer.shape[-1])
+    if hi > lo:
+        buffer[:, lo:hi] += folded[:, lo - start : hi - start]
 
 
 @torch.no_grad()
@@ -205,7 +226,7 @@ def pitch_long(model, vocals: torch.Tensor, frames_per_batch: int = 512, gate_db
 
 
 @torch.no_grad()
-def apply_majl(model, mixture: torch.Tensor, chunk_s: float = 30.0, overlap_s: float | None = None,
+def apply_majl(model, mixture: torch.Tensor, chunk_s: float = 12.0, overlap_s: float | None = None,
                frames_per_batch: int = 512, gate_db: float | None = None, progress=None) -> CascadeResult:
     """The whole cascade on a (channels, samples) mixture at ``model.sampling_rate``, any length.
 
