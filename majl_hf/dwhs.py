@@ -75,11 +75,30 @@ def dwhs_loss(weights: torch.Tensor, cases: torch.Tensor) -> torch.Tensor:
     return total
 
 
+def init_dwm_layer(layer: nn.Module, init=nn.init) -> None:
+    """Initialise one layer of a :class:`DynamicWeightModule` by its ``dwm_role``: hidden → He
+    normal (ReLU gain), zero bias; output → zero weight, bias giving ω = 1. ``init`` is the module
+    of init functions (``torch.nn.init`` or ``transformers.initialization``)."""
+    role = getattr(layer, "dwm_role", None)
+    if role == "hidden":
+        init.kaiming_normal_(layer.weight, nonlinearity="relu")
+        init.zeros_(layer.bias)
+    elif role == "output":
+        init.zeros_(layer.weight)
+        init.constant_(layer.bias, layer.dwm_initial_bias)
+
+
 class DynamicWeightModule(nn.Module):
     """DWM: stack[ŷ_pred, y, ŷ_tgt] (B, 3, T, N) → conv3×3+ReLU → conv3×3+ReLU → adaptive average
     pooling to ``pool_size`` (our addition: any segment length) → FC+ReLU → FC(2) → sigmoid·w_max.
     Starts at ω = 1 (zero last layer: sigmoid(0)·2 = 1 for w_max = 2; the bias is set so that
-    sigmoid(b)·w_max = 1 for any w_max)."""
+    sigmoid(b)·w_max = 1 for any w_max). The hidden layers get He (ReLU-gain Kaiming) init with
+    zero bias: with PyTorch's default (gain for a = √5) the pooled sparse activations are so small
+    that L_dwhs drives every hidden unit dead and ω stays 1 for every case.
+
+    Each layer carries its role (``dwm_role``: ``"hidden"`` or ``"output"``) so that it can be
+    initialised on its own (:func:`init_dwm_layer`), as ``from_pretrained`` does for a DWM that the
+    checkpoint lacks."""
 
     def __init__(self, channels: int = 8, pool_size=(16, 32), hidden_size: int = 64, w_max: float = 2.0):
         super().__init__()
@@ -89,9 +108,13 @@ class DynamicWeightModule(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(tuple(pool_size))
         self.fc1 = nn.Linear(channels * pool_size[0] * pool_size[1], hidden_size)
         self.fc2 = nn.Linear(hidden_size, 2)
+        for layer in (self.conv1, self.conv2, self.fc1):
+            layer.dwm_role = "hidden"
+        self.fc2.dwm_role = "output"
+        self.fc2.dwm_initial_bias = self.initial_bias()
         with torch.no_grad():  # ω = 1 at the start (MajlPreTrainedModel._init_weights does the same)
-            self.fc2.weight.zero_()
-            self.fc2.bias.fill_(self.initial_bias())
+            for layer in (self.conv1, self.conv2, self.fc1, self.fc2):
+                init_dwm_layer(layer)
 
     def initial_bias(self) -> float:
         p = 1.0 / self.w_max

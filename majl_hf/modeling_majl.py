@@ -11,7 +11,7 @@ from transformers import AutoModel, PreTrainedModel
 from transformers.utils import ModelOutput
 
 from .configuration_majl import MajlConfig
-from .dwhs import DynamicWeightModule, assign_cases, dwhs_loss, frame_accuracy
+from .dwhs import DynamicWeightModule, assign_cases, dwhs_loss, frame_accuracy, init_dwm_layer
 from .models.common import bce_per_sample, mean_abs_error_per_sample
 from .pitch.convert import f0_to_targets
 from .pitch.decode import frame_confidence
@@ -57,12 +57,13 @@ class MajlPreTrainedModel(PreTrainedModel):
     def _init_weights(self, module):
         from transformers import initialization as init
 
+        # DWM layers are initialised one by one (by their dwm_role), so that a DWM missing from a
+        # checkpoint (e.g. from_pretrained(pipeline_model, joint_method="dwhs")) is initialised too
         if isinstance(module, DynamicWeightModule):
-            for layer in (module.conv1, module.conv2, module.fc1):
-                init.kaiming_uniform_(layer.weight, a=5**0.5)
-                init.zeros_(layer.bias)
-            init.zeros_(module.fc2.weight)
-            init.constant_(module.fc2.bias, module.initial_bias())
+            for layer in (module.conv1, module.conv2, module.fc1, module.fc2):
+                init_dwm_layer(layer, init)
+        elif getattr(module, "dwm_role", None) is not None:
+            init_dwm_layer(module, init)
 
 
 class MajlModel(MajlPreTrainedModel):

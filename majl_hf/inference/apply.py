@@ -175,7 +175,7 @@ def frame_rms_db(audio: torch.Tensor, frame_length: int, hop: int, num_frames: i
 
 
 @torch.no_grad()
-def pitch_long(model, vocals: torch.Tensor, frames_per_batch: int = 512, gate_db: float | None = None,
+def pitch_long(model, vocals: torch.Tensor, frames_per_batch: int = 128, gate_db: float | None = None,
                progress=None):
     """Pitch activations of (channels, samples) vocals at the separator's rate, on the PE's grid.
 
@@ -227,7 +227,7 @@ def pitch_long(model, vocals: torch.Tensor, frames_per_batch: int = 512, gate_db
 
 @torch.no_grad()
 def apply_majl(model, mixture: torch.Tensor, chunk_s: float = 12.0, overlap_s: float | None = None,
-               frames_per_batch: int = 512, gate_db: float | None = None, progress=None) -> CascadeResult:
+               frames_per_batch: int = 128, gate_db: float | None = None, progress=None) -> CascadeResult:
     """The whole cascade on a (channels, samples) mixture at ``model.sampling_rate``, any length.
 
     Args:

@@ -31,7 +31,7 @@ class MajlVocalPipeline(Pipeline):
     Options (at construction or call): ``voicing_threshold`` (0.5), ``decoder``
     (``"weighted_average"``, ``"argmax"``, ``"viterbi"``), ``chunk_length_s`` (12 — one Spleeter patch; 0 = unchunked),
     ``overlap_s`` (context per chunk for context-dependent separators), ``batch_size`` (pitch frames
-    per network call ×256 — 2 = 512 frames), ``vocal_gate_db`` (skip pitch frames whose separated
+    per network call ×128; default 1), ``vocal_gate_db`` (skip pitch frames whose separated
     vocals are quieter than this, dBFS; ``None`` = off), ``return_accompaniment`` (True).
     ``device`` and ``dtype`` are the usual ``pipeline()`` arguments.
 
@@ -46,7 +46,7 @@ class MajlVocalPipeline(Pipeline):
     _load_processor = False
     _load_video_processor = False
 
-    FRAMES_PER_BATCH_UNIT = 256
+    FRAMES_PER_BATCH_UNIT = 128  # CREPE full holds ~1.5 MB of activations per frame in flight
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -110,7 +110,7 @@ class MajlVocalPipeline(Pipeline):
         x = to_model_input(audio, info, self.model.sampling_rate, self.model.audio_channels)
         return {"mixture": torch.from_numpy(x), "info": info}
 
-    def _forward(self, model_inputs, chunk_s=12.0, overlap_s=None, frames_per_batch=512, gate_db=None):
+    def _forward(self, model_inputs, chunk_s=12.0, overlap_s=None, frames_per_batch=128, gate_db=None):
         param = next(self.model.parameters())
         mixture = model_inputs["mixture"].to(param.device)
         result = apply_majl(self.model, mixture, chunk_s=chunk_s, overlap_s=overlap_s,

@@ -71,6 +71,9 @@ class TrainingArguments:
             (seed, micro-batch, process) at every step, so a resumed run repeats the original).
         deterministic: ``torch.use_deterministic_algorithms(True)``.
         num_workers: DataLoader workers. mixed_precision: ``no``, ``fp16`` or ``bf16``.
+        ddp_find_unused_parameters: DDP's flag for multi-process runs; needed when some parameters
+            get no gradient (e.g. the Spleeter U-Net's last encoder batch norm, which the original
+            architecture computes but never uses). Turn off for a faster step when none are unused.
 
     Export:
         model_name: the name written in the model card (default: the output folder's name).
@@ -120,6 +123,7 @@ class TrainingArguments:
     deterministic: bool = False
     num_workers: int = 0
     mixed_precision: str = "no"
+    ddp_find_unused_parameters: bool = True
     # export
     model_name: str | None = None
     card_license: str = "other"
@@ -204,8 +208,8 @@ class TrainingArguments:
     @classmethod
     def from_file(cls, path=None, overrides: Sequence[str] | Mapping | None = None) -> "TrainingArguments":
         """Read ``path`` (YAML or JSON; None = defaults only), then apply ``overrides``: a mapping, or
-        ``key=value`` strings where ``key`` may be dotted (``model_config.joint_method=dwhs``) and
-        ``value`` is parsed as YAML (``true``, ``3``, ``[separator]``, ``{a: 1}``, ``null``)."""
+        ``key=value`` strings where ``key`` may be dotted (``model_config.joint_method=dwhs``,
+        ``train_data.0.root=/data/MIR-1K``: a number indexes a list) and ``value`` is parsed as YAML (``true``, ``3``, ``[separator]``, ``{a: 1}``, ``null``)."""
         data = load_config_file(path) if path is not None else {}
         data = apply_overrides(data, overrides or [])
         return cls.from_dict(data)
@@ -250,10 +254,16 @@ def apply_overrides(data: Mapping, overrides: Sequence[str] | Mapping) -> dict:
         keys = keys.split(".") if isinstance(keys, str) else list(keys)
         node = out
         for k in keys[:-1]:
-            if not isinstance(node.get(k), dict):
+            if isinstance(node, list):  # train_data.0.root=...: an index into a list
+                node = node[_index(node, k)]
+                continue
+            if not isinstance(node.get(k), (dict, list)):
                 node[k] = {}
             node = node[k]
-        node[keys[-1]] = value
+        if isinstance(node, list):
+            node[_index(node, keys[-1])] = value
+        else:
+            node[keys[-1]] = value
     # init_from / config_from / model_config are alternatives: setting one of them (the key itself)
     # on the command line replaces the one from the file
     chosen = [k for k in ("model_config", "init_from", "config_from") if _touched(overrides, k)]
@@ -262,6 +272,15 @@ def apply_overrides(data: Mapping, overrides: Sequence[str] | Mapping) -> dict:
             if k not in chosen and k in out and not _touched(overrides, k):
                 out[k] = None
     return out
+
+
+def _index(items: list, key: str) -> int:
+    try:
+        i = int(key)
+        items[i]
+    except (ValueError, IndexError):
+        raise ValueError(f"override key part {key!r}: not an index of a list of {len(items)} items") from None
+    return i
 
 
 def _touched(overrides, key: str) -> bool:

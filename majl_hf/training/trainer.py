@@ -40,8 +40,9 @@ from ..dwhs import CASES
 from ..modeling_majl import MajlModel, MajlOutput
 from ..utils import require
 from .arguments import TrainingArguments
-from .checkpoint import find_resumable_checkpoint, load_checkpoint, read_manifest, save_checkpoint
+from .checkpoint import find_resumable_checkpoint, load_checkpoint, save_checkpoint
 from .data import EpochShuffleSampler, build_view, describe_source, load_source, model_view_kwargs
+from .launch import use_cpu_processes, warn_if_single_cpu_launch
 
 logger = logging.getLogger(__name__)
 
@@ -280,7 +281,7 @@ def make_accelerator(args: TrainingArguments):
     global batch, as in the paper, whatever the process count), TensorBoard when asked for and
     installed."""
     accelerate = require("accelerate", "train")
-    from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration
+    from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, ProjectConfiguration
 
     log_with = None
     if "tensorboard" in args.report_to:
@@ -291,7 +292,11 @@ def make_accelerator(args: TrainingArguments):
         except ImportError:
             logger.warning("tensorboard is not installed: logging to CSV only (pip install 'majl_hf[train]')")
     out = Path(args.output_dir)
+    warn_if_single_cpu_launch()
+    cpu = use_cpu_processes()  # N CPU processes over gloo for a torchrun-style launch without GPUs
     return accelerate.Accelerator(
+        cpu=cpu,
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=args.ddp_find_unused_parameters)],
         mixed_precision=args.mixed_precision,
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         log_with=log_with,
@@ -397,10 +402,6 @@ class MajlTrainer:
         if self._prepared:
             return
         args, acc = self.args, self.accelerator
-        if args.deterministic:
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-            torch.use_deterministic_algorithms(True)
-            torch.backends.cudnn.benchmark = False
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         if not trainable:
             raise ValueError("every parameter is frozen: nothing to train")
@@ -452,10 +453,7 @@ class MajlTrainer:
         if resume_from_checkpoint in (None, False):
             return None
         if resume_from_checkpoint is True or resume_from_checkpoint == "latest":
-            folder, skipped = find_resumable_checkpoint(self.checkpoints_dir)
-            if self.accelerator.is_main_process:
-                for p, why in skipped:
-                    self.accelerator.print(f"skipping checkpoint {p}: {why}")
+            folder, _ = find_resumable_checkpoint(self.checkpoints_dir)  # logs each skipped one and why
             if folder is None:
                 logger.warning("no valid checkpoint in %s: starting from the beginning", self.checkpoints_dir)
                 return None
@@ -476,6 +474,17 @@ class MajlTrainer:
         """Train; ``resume_from_checkpoint`` = a checkpoint folder, or True/"latest" for the newest
         valid one in ``<output_dir>/checkpoints``. Returns the final metrics (also written to
         ``<output_dir>/model/metrics.json`` with the exported model)."""
+        deterministic_before = torch.are_deterministic_algorithms_enabled()
+        if self.args.deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True)
+            torch.backends.cudnn.benchmark = False
+        try:
+            return self._train(resume_from_checkpoint)
+        finally:
+            torch.use_deterministic_algorithms(deterministic_before)
+
+    def _train(self, resume_from_checkpoint) -> dict:
         from tqdm.auto import tqdm
 
         args, acc = self.args, self.accelerator
