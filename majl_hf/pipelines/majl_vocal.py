@@ -76,6 +76,9 @@ class MajlVocalPipeline(Pipeline):
         batch_size=None,
         **kwargs,
     ):
+        # Hub-loading arguments that pipeline() may pass on (they were used to load the model)
+        for key in ("local_files_only", "cache_dir", "revision", "token", "trust_remote_code", "force_download"):
+            kwargs.pop(key, None)
         if kwargs:
             raise TypeError(f"majl-vocal got unknown option(s) {sorted(kwargs)}; see MajlVocalPipeline's docstring")
         _check("voicing_threshold", voicing_threshold, lambda v: 0.0 <= v <= 1.0, "must be in [0, 1]")
