@@ -215,3 +215,15 @@ def test_one_hour_of_audio(tiny_model_dir, tmp_path):
         r = p(str(path), return_accompaniment=False, vocal_gate_db=-20.0)
     assert r["vocals"].shape == (1, 3600 * sr)
     assert len(r["times_s"]) == 1 + 3600 * 16000 // 320
+
+
+def test_bfloat16_model_dtype(tiny_model_dir):
+    """dtype=torch.bfloat16 runs the networks in bf16; spectra, masks and outputs stay float32."""
+    x = tone(44100, 1.0)
+    ref = pipeline("majl-vocal", model=str(tiny_model_dir))(x, sampling_rate=44100)
+    p = pipeline("majl-vocal", model=str(tiny_model_dir), dtype=torch.bfloat16)
+    assert next(p.model.parameters()).dtype == torch.bfloat16
+    r = p(x, sampling_rate=44100)
+    assert r["vocals"].dtype == np.float32
+    np.testing.assert_allclose(r["vocals"], ref["vocals"], atol=0.02)
+    assert np.abs(r["confidence"] - ref["confidence"]).max() < 0.05

@@ -45,11 +45,13 @@ class CrepeModel(PitchEstimatorPreTrainedModel):
         return -(-self.config.frame_length // 2 // self.config.hop_length)
 
     def logits_from_frames(self, frames: torch.Tensor) -> torch.Tensor:
-        """(n, 1024) raw audio frames → (n, n_bins) logits (normalised here when configured)."""
+        """(n, 1024) raw audio frames → (n, n_bins) logits (normalised here when configured, in
+        float32; the network then runs in the model's dtype)."""
+        frames = frames.float()
         if self.config.normalize_frames:
             frames = frames - frames.mean(-1, keepdim=True)
             frames = frames / frames.std(-1, keepdim=True).clamp_min(1e-10)
-        return self.embed_frames(frames)
+        return self.embed_frames(frames.to(self.dtype)).float()
 
     def frames(self, input_values: torch.Tensor) -> torch.Tensor:
         """(batch, samples) → (batch, frames, 1024) network inputs (normalised when configured)."""

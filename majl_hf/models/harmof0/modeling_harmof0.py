@@ -114,11 +114,11 @@ class HarmoF0Model(PitchEstimatorPreTrainedModel):
     ):
         """input_values: (batch, samples) mono at ``config.sampling_rate`` → (batch, frames, n_bins) logits."""
         x = self._check_input(input_values)
-        spec = self.log_spectrogram(x)[:, None]  # (B, 1, T, F)
+        spec = self.log_spectrogram(x.float())[:, None].to(self.dtype)  # (B, 1, T, F)
         y = self.input_bn(F.relu(self.input_conv(spec)))
         for block in self.blocks:
             y = block(y)
-        logits = self.head(y)[:, 0]
+        logits = self.head(y)[:, 0].float()
         return self._output(logits, labels, target_f0_hz, label_sigma_cents, return_dict)
 
 

@@ -82,7 +82,7 @@ class ResUNetDecoupleModel(SeparatorPreTrainedModel):
         mag = spec.abs()
         mult = 2 ** (len(cfg.channels) - 1)
         h = F.pad(mag[..., : f_full - 1], (0, 0, 0, -t % mult))  # drop the Nyquist bin: F = n_fft / 2
-        h = self.input_conv(h)
+        h = self.input_conv(h.to(self.dtype))
         skips = []
         for stage in self.encoder:
             h = stage(h)
@@ -91,7 +91,7 @@ class ResUNetDecoupleModel(SeparatorPreTrainedModel):
         h = self.bottleneck(h)
         for up, stage, skip in zip(self.upsample, self.decoder, reversed(skips)):
             h = stage(torch.cat([skip, up(h)], dim=1))
-        out = self.output_conv(h)[:, :, :t]  # (B, 4C, T, F-1)
+        out = self.output_conv(h)[:, :, :t].float()  # (B, 4C, T, F-1)
         out = F.pad(out, (0, 1)).reshape(b, c, OUTPUTS_PER_CHANNEL, t, f_full)
         mask = torch.sigmoid(out[:, :, 0])
         rot = torch.complex(out[:, :, 1], out[:, :, 2])

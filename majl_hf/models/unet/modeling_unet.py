@@ -160,8 +160,9 @@ class UNetSeparatorModel(SeparatorPreTrainedModel):
     def separate_spectrogram(self, spec: torch.Tensor):
         """Complex mixture STFT (B, C, T, n_fft // 2 + 1) → (vocals STFT, accompaniment STFT or None)."""
         b, _, frames, _ = spec.shape
-        outputs = self.stem_outputs(self.to_patches(spec.abs()))
-        masks = {s: self.extend_mask(self.from_patches(m, b, frames)) for s, m in self.masks(outputs).items()}
+        # the network runs in the model's dtype (e.g. bfloat16); masks and spectra stay float32
+        outputs = self.stem_outputs(self.to_patches(spec.abs()).to(self.dtype))
+        masks = {s: self.extend_mask(self.from_patches(m.float(), b, frames)) for s, m in self.masks(outputs).items()}
         voc_spec = masks[self.config.vocals_stem] * spec
         others = [s for s in self.config.stems if s != self.config.vocals_stem]
         acc_spec = sum(masks[s] for s in others) * spec if others else None
