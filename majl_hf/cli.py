@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=0.5, help="voicing threshold on the peak activation")
     p.add_argument("--decoder", choices=["weighted_average", "argmax", "viterbi"], default="weighted_average")
     p.add_argument("--chunk-s", type=float, default=12.0, help="seconds per separation chunk (0 = whole song)")
-    p.add_argument("--batch-size", type=int, default=1, help="pitch frames per call, in units of 128")
+    p.add_argument("--batch-size", type=int, default=1, help="pitch frames per call, in units of 64")
     p.add_argument("--gate-db", type=float, default=None, help="skip pitch frames whose vocals are below this dBFS")
     p.add_argument("--no-accompaniment", action="store_true")
     p.add_argument("--no-plot", action="store_true")

@@ -11,7 +11,6 @@ process); train stage II with ``{corpus: pseudo, path: <output_dir>}`` in ``trai
 
 import argparse
 import json
-import logging
 import sys
 
 
@@ -34,12 +33,9 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     ns = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if ns.quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if ns.quiet:
-        from majl_hf.training.launch import quiet_progress_bars
+    from majl_hf.training.launch import setup_script_logging
 
-        quiet_progress_bars()
+    setup_script_logging(ns.quiet)
     from majl_hf.training.pseudo_label import PseudoLabelArguments, run_pseudo_labelling
 
     flags = {"model": ns.model, "output_dir": ns.output_dir, "chunk_s": ns.chunk_s, "context_s": ns.context_s,

@@ -18,7 +18,6 @@ is written to ``<output_dir>/training_config.yaml``; the model to ``<output_dir>
 
 import argparse
 import json
-import logging
 import sys
 
 
@@ -43,12 +42,9 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     ns = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if ns.quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if ns.quiet:
-        from majl_hf.training.launch import quiet_progress_bars
+    from majl_hf.training.launch import setup_script_logging
 
-        quiet_progress_bars()
+    setup_script_logging(ns.quiet)
     from majl_hf.training import TrainingArguments, run_training
 
     overrides = list(ns.set)

@@ -53,7 +53,6 @@ def _pct(x):
 
 
 def measure(shared: Path, torchcrepe_python: str | None) -> dict:
-    import majl_hf
     from transformers import pipeline
 
     from ..data import iter_medleydb

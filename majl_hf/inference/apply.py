@@ -18,7 +18,9 @@ silent; others run on segments with ``context_frames`` of margin.
 
 from __future__ import annotations
 
+import ctypes
 import math
+import os
 from dataclasses import dataclass
 
 import julius
@@ -26,6 +28,26 @@ import numpy as np
 import torch
 
 from ..models.common import frame_signal
+
+_M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+_malloc_tuned = False
+
+
+def _tune_malloc() -> None:
+    """Once per process on glibc: serve allocations of 1 MiB and more with mmap, so that the
+    chunk-sized buffers freed between chunks go back to the OS instead of staying in the heap
+    (without this, glibc's adaptive threshold keeps them and RSS drifts ~300 MB above the live
+    memory on long songs). Set MAJL_MALLOC_TUNING=0 to leave the allocator alone."""
+    global _malloc_tuned
+    if _malloc_tuned or os.environ.get("MAJL_MALLOC_TUNING", "1") == "0":
+        return
+    _malloc_tuned = True
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+    except (OSError, AttributeError):  # not glibc (macOS, musl, Windows): nothing to do
+        pass
+
 
 SILENCE_DB = -120.0  # dBFS: a pitch frame quieter than this holds no signal; it is unvoiced and skipped
 
@@ -136,10 +158,15 @@ def _overlap_add(buffer: torch.Tensor, frames: torch.Tensor, start: int, hop: in
 @torch.no_grad()
 def resample_long(x: torch.Tensor, old_sr: int, new_sr: int, zeros: int = 24, rolloff: float = 0.945,
                   block_s: float = 30.0) -> torch.Tensor:
-    """julius' sinc resampling of a (samples,) signal in blocks with FIR margins: the same values
-    as one call on the whole signal (within float rounding) in memory bounded by the block size."""
+    """julius' sinc resampling of a (samples,) signal — or of the channel mean of a (channels,
+    samples) one, taken block by block — in blocks with FIR margins: the same values as one call on
+    the whole signal (within float rounding) in memory bounded by the block size."""
+    if x.ndim == 2:
+        mono = _ChannelMean(x)
+    else:
+        mono = x
     if old_sr == new_sr:
-        return x
+        return x.mean(0) if x.ndim == 2 else x
     g = math.gcd(old_sr, new_sr)
     old_r, new_r = old_sr // g, new_sr // g
     resampler = julius.ResampleFrac(old_sr, new_sr, zeros=zeros, rolloff=rolloff).to(x)
@@ -148,16 +175,26 @@ def resample_long(x: torch.Tensor, old_sr: int, new_sr: int, zeros: int = 24, ro
     margin = math.ceil((resampler._width + 2 * old_r) / old_r) * old_r  # whole periods beyond the FIR width
     block = max(1, int(block_s * old_sr) // old_r) * old_r
     if n <= block + 2 * margin:
-        return resampler(x, output_length=out_len)
+        return resampler(mono[0:n], output_length=out_len)
     out = torch.empty(out_len, dtype=x.dtype, device=x.device)
     for s in range(0, n, block):
         e = min(s + block, n)
         a, b = max(s - margin, 0), min(e + margin, n)
-        y = resampler(x[a:b], output_length=(b - a) * new_r // old_r)
+        y = resampler(mono[a:b], output_length=(b - a) * new_r // old_r)
         o0 = (s - a) * new_r // old_r
         o_start, o_end = s * new_r // old_r, min(e * new_r // old_r, out_len) if e < n else out_len
         out[o_start:o_end] = y[o0 : o0 + (o_end - o_start)]
     return out
+
+
+class _ChannelMean:
+    """``obj[a:b]`` = the channel mean of ``x[:, a:b]``: a mono view computed on demand."""
+
+    def __init__(self, x: torch.Tensor):
+        self.x = x
+
+    def __getitem__(self, sl: slice) -> torch.Tensor:
+        return self.x[:, sl].mean(0)
 
 
 def frame_rms_db(audio: torch.Tensor, frame_length: int, hop: int, num_frames: int) -> torch.Tensor:
@@ -175,15 +212,14 @@ def frame_rms_db(audio: torch.Tensor, frame_length: int, hop: int, num_frames: i
 
 
 @torch.no_grad()
-def pitch_long(model, vocals: torch.Tensor, frames_per_batch: int = 128, gate_db: float | None = None,
+def pitch_long(model, vocals: torch.Tensor, frames_per_batch: int = 64, gate_db: float | None = None,
                progress=None):
     """Pitch activations of (channels, samples) vocals at the separator's rate, on the PE's grid.
 
     Returns (probabilities (T, bins) float32 on CPU, times_s (T,), gated (T,) bool)."""
     pe = model.pitch_estimator
     cfg = pe.config
-    mono = vocals.mean(0)
-    y = resample_long(mono, model.sampling_rate, cfg.sampling_rate, model.config.resampler_zeros,
+    y = resample_long(vocals, model.sampling_rate, cfg.sampling_rate, model.config.resampler_zeros,
                       model.config.resampler_rolloff)
     n_frames = pe.num_frames(y.shape[-1])
     hop = cfg.hop_length
@@ -227,7 +263,7 @@ def pitch_long(model, vocals: torch.Tensor, frames_per_batch: int = 128, gate_db
 
 @torch.no_grad()
 def apply_majl(model, mixture: torch.Tensor, chunk_s: float = 12.0, overlap_s: float | None = None,
-               frames_per_batch: int = 128, gate_db: float | None = None, progress=None) -> CascadeResult:
+               frames_per_batch: int = 64, gate_db: float | None = None, progress=None) -> CascadeResult:
     """The whole cascade on a (channels, samples) mixture at ``model.sampling_rate``, any length.
 
     Args:
@@ -238,12 +274,14 @@ def apply_majl(model, mixture: torch.Tensor, chunk_s: float = 12.0, overlap_s: f
         frames_per_batch: pitch frames per network call.
         gate_db: skip pitch frames whose vocal RMS is below this level (dBFS); ``None`` disables.
     """
+    _tune_malloc()
     sep = model.separator
     hop = sep.config.hop_length
     total_frames = math.ceil((mixture.shape[-1] + sep.config.n_fft) / hop)
     chunk_frames = total_frames if not chunk_s else max(1, int(round(chunk_s * sep.config.sampling_rate / hop)))
     ctx = None if overlap_s is None else int(round(overlap_s * sep.config.sampling_rate / hop))
     vocals, accompaniment = separate_long(sep, mixture, chunk_frames, ctx)
+    del mixture  # not needed any more: freed here when the caller passed its only reference
     probs, times, gated = pitch_long(model, vocals, frames_per_batch, gate_db)
     return CascadeResult(vocals, accompaniment, probs, times, gated)
 

@@ -21,6 +21,21 @@ def _check(name, value, ok, what):
         raise ValueError(f"{name}={value!r}: {what}")
 
 
+class _Handover:
+    """Holds the mixture between ``preprocess`` and ``_forward`` (the base class copies dicts of
+    tensors but passes other objects through), so that ``_forward`` can take the only reference
+    and the song's buffer is freed once the vocals are separated."""
+
+    def __init__(self, tensor: torch.Tensor):
+        self._tensor = tensor
+
+    def take(self) -> torch.Tensor:
+        tensor, self._tensor = self._tensor, None
+        if tensor is None:
+            raise RuntimeError("the mixture was already consumed")
+        return tensor
+
+
 class MajlVocalPipeline(Pipeline):
     """Separate the vocals of a mixture and track their pitch.
 
@@ -31,7 +46,7 @@ class MajlVocalPipeline(Pipeline):
     Options (at construction or call): ``voicing_threshold`` (0.5), ``decoder``
     (``"weighted_average"``, ``"argmax"``, ``"viterbi"``), ``chunk_length_s`` (12 — one Spleeter patch; 0 = unchunked),
     ``overlap_s`` (context per chunk for context-dependent separators), ``batch_size`` (pitch frames
-    per network call ×128; default 1), ``vocal_gate_db`` (skip pitch frames whose separated
+    per network call ×64; default 1), ``vocal_gate_db`` (skip pitch frames whose separated
     vocals are quieter than this, dBFS; ``None`` = off), ``return_accompaniment`` (True).
     ``device`` and ``dtype`` are the usual ``pipeline()`` arguments.
 
@@ -46,7 +61,7 @@ class MajlVocalPipeline(Pipeline):
     _load_processor = False
     _load_video_processor = False
 
-    FRAMES_PER_BATCH_UNIT = 128  # CREPE full holds ~1.5 MB of activations per frame in flight
+    FRAMES_PER_BATCH_UNIT = 64  # CREPE full holds ~4 MB of activations per frame in flight
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -111,13 +126,13 @@ class MajlVocalPipeline(Pipeline):
     def preprocess(self, inputs, sampling_rate=None):
         audio, info = load_audio(inputs, sampling_rate=sampling_rate)
         x = to_model_input(audio, info, self.model.sampling_rate, self.model.audio_channels)
-        return {"mixture": torch.from_numpy(x), "info": info}
+        return {"mixture": _Handover(torch.from_numpy(x)), "info": info}
 
-    def _forward(self, model_inputs, chunk_s=12.0, overlap_s=None, frames_per_batch=128, gate_db=None):
+    def _forward(self, model_inputs, chunk_s=12.0, overlap_s=None, frames_per_batch=64, gate_db=None):
         param = next(self.model.parameters())
-        mixture = model_inputs["mixture"].to(param.device)
-        result = apply_majl(self.model, mixture, chunk_s=chunk_s, overlap_s=overlap_s,
-                            frames_per_batch=frames_per_batch, gate_db=gate_db)
+        # hand over the only reference to the mixture, so that apply_majl frees it after separation
+        result = apply_majl(self.model, model_inputs["mixture"].take().to(param.device), chunk_s=chunk_s,
+                            overlap_s=overlap_s, frames_per_batch=frames_per_batch, gate_db=gate_db)
         return {"result": result, "info": model_inputs["info"]}
 
     def postprocess(self, model_outputs, voicing_threshold=None, decoder="weighted_average", return_accompaniment=True):

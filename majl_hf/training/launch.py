@@ -40,6 +40,15 @@ def make_plain_accelerator(**kwargs):
     return Accelerator(cpu=use_cpu_processes(), **kwargs)
 
 
+def setup_script_logging(quiet: bool) -> None:
+    """What the training scripts do first: log INFO (WARNING with ``quiet``, which also silences
+    the progress bars of transformers and datasets)."""
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if quiet:
+        quiet_progress_bars()
+
+
 def quiet_progress_bars() -> None:
     """Silence the progress bars of transformers (weights loading/saving) and datasets."""
     try:

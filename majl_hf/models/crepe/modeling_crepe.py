@@ -84,13 +84,14 @@ class CrepeModel(PitchEstimatorPreTrainedModel):
         scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
         shift = bn.bias - bn.running_mean * scale
         windows = F.pad(frames, (254, 254)).unfold(1, 512, 4)  # (n, 256, 512)
-        y = F.relu(torch.matmul(windows, self.conv1.weight[:, 0, :, 0].t()) + self.conv1.bias) * scale + shift
+        y = torch.matmul(windows, self.conv1.weight[:, 0, :, 0].t())
+        y.add_(self.conv1.bias).relu_().mul_(scale).add_(shift)  # in place: the largest activation
         y = y.view(y.shape[0], y.shape[1] // 2, 2, -1).amax(2)  # max-pool (2, 1) over time
         x = y.permute(0, 2, 1)[..., None]  # (n, C, L, 1) whose memory is channels-last
         for i in range(2, 7):
             conv = getattr(self, f"conv{i}")
             x = F.conv2d(F.pad(x, (0, 0, 31, 32)), self._channels_last(conv.weight), conv.bias)
-            x = F.max_pool2d(getattr(self, f"conv{i}_BN")(F.relu(x)), (2, 1), (2, 1))
+            x = F.max_pool2d(getattr(self, f"conv{i}_BN")(x.relu_()), (2, 1), (2, 1))
         return self.classifier(x.permute(0, 2, 1, 3).reshape(x.shape[0], -1))
 
     def _channels_last(self, weight: torch.Tensor) -> torch.Tensor:
