@@ -262,9 +262,11 @@ def pitch_long(model, vocals: torch.Tensor, frames_per_batch: int = 64, gate_db:
 
 
 @torch.no_grad()
-def apply_majl(model, mixture: torch.Tensor, chunk_s: float = 12.0, overlap_s: float | None = None,
+def apply_majl(model, mixture, chunk_s: float = 12.0, overlap_s: float | None = None,
                frames_per_batch: int = 64, gate_db: float | None = None, progress=None) -> CascadeResult:
     """The whole cascade on a (channels, samples) mixture at ``model.sampling_rate``, any length.
+    ``mixture`` may also be an object whose ``take()`` returns that tensor (the pipeline passes one
+    so that the song's buffer is freed as soon as the vocals are separated).
 
     Args:
         chunk_s: seconds of audio per separator chunk (rounded to whole patches for patch-independent
@@ -275,6 +277,8 @@ def apply_majl(model, mixture: torch.Tensor, chunk_s: float = 12.0, overlap_s: f
         gate_db: skip pitch frames whose vocal RMS is below this level (dBFS); ``None`` disables.
     """
     _tune_malloc()
+    if hasattr(mixture, "take"):  # a hand-over holder: this frame then holds the only reference
+        mixture = mixture.take()
     sep = model.separator
     hop = sep.config.hop_length
     total_frames = math.ceil((mixture.shape[-1] + sep.config.n_fft) / hop)

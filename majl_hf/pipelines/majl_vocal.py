@@ -29,6 +29,9 @@ class _Handover:
     def __init__(self, tensor: torch.Tensor):
         self._tensor = tensor
 
+    def to(self, device) -> None:
+        self._tensor = self._tensor.to(device)
+
     def take(self) -> torch.Tensor:
         tensor, self._tensor = self._tensor, None
         if tensor is None:
@@ -129,10 +132,11 @@ class MajlVocalPipeline(Pipeline):
         return {"mixture": _Handover(torch.from_numpy(x)), "info": info}
 
     def _forward(self, model_inputs, chunk_s=12.0, overlap_s=None, frames_per_batch=64, gate_db=None):
-        param = next(self.model.parameters())
-        # hand over the only reference to the mixture, so that apply_majl frees it after separation
-        result = apply_majl(self.model, model_inputs["mixture"].take().to(param.device), chunk_s=chunk_s,
-                            overlap_s=overlap_s, frames_per_batch=frames_per_batch, gate_db=gate_db)
+        holder = model_inputs["mixture"]
+        holder.to(next(self.model.parameters()).device)
+        # apply_majl takes the only reference out of the holder and frees it after separation
+        result = apply_majl(self.model, holder, chunk_s=chunk_s, overlap_s=overlap_s,
+                            frames_per_batch=frames_per_batch, gate_db=gate_db)
         return {"result": result, "info": model_inputs["info"]}
 
     def postprocess(self, model_outputs, voicing_threshold=None, decoder="weighted_average", return_accompaniment=True):
