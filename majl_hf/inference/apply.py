@@ -277,7 +277,7 @@ def apply_majl(model, mixture, chunk_s: float = 12.0, overlap_s: float | None = 
         gate_db: skip pitch frames whose vocal RMS is below this level (dBFS); ``None`` disables.
     """
     _tune_malloc()
-    if hasattr(mixture, "take"):  # a hand-over holder: this frame then holds the only reference
+    if not isinstance(mixture, torch.Tensor):  # a hand-over holder: this frame then holds the only reference
         mixture = mixture.take()
     sep = model.separator
     hop = sep.config.hop_length
