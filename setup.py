@@ -23,8 +23,8 @@ INSTALL_REQUIRES = [
 EXTRAS = {
     "train": ["accelerate>=1.0", "datasets>=4.0", "pyyaml>=6.0", "tensorboard>=2.12"],
     "eval": ["mir_eval>=0.7,<0.9", "museval>=0.4", "evaluate>=0.4", "datasets>=4.0"],
-    "convert": ["protobuf>=4.0"],
-    "dev": ["pytest>=8.0"],
+    "convert": ["protobuf>=4.0", "onnx>=1.14"],
+    "dev": ["pytest>=8.0", "ruff>=0.5"],
 }
 EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
 

@@ -5,10 +5,12 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-from . import models as _registered_backbones  # noqa: F401  (registers the backbones with AutoConfig)
+from .models import auto_configs as _backbone_configs  # noqa: F401  (registers the backbone configs)
 from .utils import check_choice, check_range
 
 JOINT_METHODS = ("pipeline", "naive", "dwhs")
+CONFIDENCE_NORMALIZATIONS = ("all_frames", "kept_frames")
+CORRECT_RULES = ("overall_accuracy", "raw_pitch_accuracy")  # = majl_hf.dwhs.CORRECT_RULES
 
 
 @strict
@@ -28,14 +30,27 @@ class MajlConfig(PreTrainedConfig):
         voicing_threshold: a frame is voiced iff max activation ≥ this (paper: 0.5).
         correct_frame_ratio: τ — a pitch track is *correct* on a sample when its frame accuracy is
             ≥ τ (our reading; the paper leaves "correct" undefined).
+        correct_rule: the frame accuracy behind "correct": ``"overall_accuracy"`` (OA-style: every
+            frame counts, voicing must agree, voiced frames within ``correct_cents``) or
+            ``"raw_pitch_accuracy"`` (RPA-style, pitch only: the label's voiced frames within
+            ``correct_cents``; a sample without voiced frames then takes no DWHS case).
         correct_cents: a voiced frame is right when within this many cents of the label (50).
         w_max: DWM outputs sigmoid(·)·w_max, so that 1 is the midpoint (Fig. 5 shows ω > 1).
         dwm_channels, dwm_pool_size, dwm_hidden_size: the DWM's conv channels, adaptive pooling
             size (time, bins) and hidden FC width (the paper gives none).
         detach_dwhs_weights: ω enters the task losses with stop-gradient (the DWM learns only from
             L_dwhs; otherwise the optimum is ω → 0).
-        train_pe_on_target: also back-propagate the PE through PE(s) of the clean target vocals.
+        train_pe_on_target: (``naive`` / ``dwhs``) add ``target_pe_loss_weight · mean_b L_pe(PE(s), y)``,
+            the pitch loss of the PE on the clean target vocals s, to the loss; that pass then
+            learns (gradient into the PE, batch-norm statistics updated). Off (the paper): PE(s)
+            is computed without gradient and leaves every running statistic untouched. Not for
+            ``pipeline``, whose PE already learns from PE(s) alone.
+        target_pe_loss_weight: λ of that term.
         pseudo_label_threshold: th of stage II — a frame confidence ≥ th counts as 1, else 0.
+        confidence_normalization: how the thresholded confidences weigh the losses (Eq. 8/15).
+            ``"all_frames"`` (the paper): Σ confi·L over frames divided by *all* frames, so a crop
+            with 1 confident frame of 10 weighs a tenth of a fully confident one. ``"kept_frames"``:
+            divided by each sample's kept frames (a per-sample mean over confident frames).
         resampler_zeros, resampler_rolloff: julius' sinc resampler between the separator's and the
             PE's sample rates (differentiable, in the graph).
     """
@@ -52,6 +67,7 @@ class MajlConfig(PreTrainedConfig):
     label_sigma_cents: float | int = 25.0
     voicing_threshold: float | int = 0.5
     correct_frame_ratio: float | int = 0.9
+    correct_rule: str = "overall_accuracy"
     correct_cents: float | int = 50.0
     w_max: float | int = 2.0
     dwm_channels: int = 8
@@ -59,7 +75,9 @@ class MajlConfig(PreTrainedConfig):
     dwm_hidden_size: int = 64
     detach_dwhs_weights: bool = True
     train_pe_on_target: bool = False
+    target_pe_loss_weight: float | int = 1.0
     pseudo_label_threshold: float | int = 0.7
+    confidence_normalization: str = "all_frames"
     resampler_zeros: int = 24
     resampler_rolloff: float | int = 0.945
 
@@ -89,6 +107,7 @@ class MajlConfig(PreTrainedConfig):
         check_range("label_sigma_cents", self.label_sigma_cents, 0.0, 600.0)
         check_range("voicing_threshold", self.voicing_threshold, 0.0, 1.0)
         check_range("correct_frame_ratio", self.correct_frame_ratio, 0.0, 1.0)
+        check_choice("correct_rule", self.correct_rule, CORRECT_RULES)
         check_range("correct_cents", self.correct_cents, 0.0, 1200.0, low_open=True)
         check_range("w_max", self.w_max, 1.0, 100.0, low_open=True)
         check_range("dwm_channels", self.dwm_channels, 1, 256)
@@ -98,8 +117,17 @@ class MajlConfig(PreTrainedConfig):
             check_range("dwm_pool_size[i]", p, 1, 1024)
         check_range("dwm_hidden_size", self.dwm_hidden_size, 1, 4096)
         check_range("pseudo_label_threshold", self.pseudo_label_threshold, 0.0, 1.0)
+        check_choice("confidence_normalization", self.confidence_normalization, CONFIDENCE_NORMALIZATIONS)
+        check_range("target_pe_loss_weight", self.target_pe_loss_weight, 0.0, 100.0)
+        if self.train_pe_on_target and self.joint_method == "pipeline":
+            raise ValueError(
+                "train_pe_on_target adds L_pe on PE(true vocals) to naive / dwhs training; joint_method "
+                "'pipeline' already trains the PE on the true vocals alone: leave train_pe_on_target off"
+            )
         check_range("resampler_zeros", self.resampler_zeros, 4, 128)
         check_range("resampler_rolloff", self.resampler_rolloff, 0.5, 1.0)
 
 
-__all__ = ["JOINT_METHODS", "MajlConfig"]
+AutoConfig.register("majl", MajlConfig, exist_ok=True)
+
+__all__ = ["CONFIDENCE_NORMALIZATIONS", "CORRECT_RULES", "JOINT_METHODS", "MajlConfig"]

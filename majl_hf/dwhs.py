@@ -21,6 +21,12 @@ CASE_NOISY_LABEL = 2  # pred right, target wrong: the pitch label is likely nois
 CASE_HARD_MSS = 3  # pred wrong, target right: hard for separation → ω_mss > 1
 CASE_HARD_PE = 4  # both wrong: hard for pitch estimation → ω_pe > 1
 CASES = (CASE_BOTH_CORRECT, CASE_NOISY_LABEL, CASE_HARD_MSS, CASE_HARD_PE)
+CASE_NONE = 0  # no case: the sample has no pitch label / no target vocals, or all its frames are masked
+
+#: how a pitch track is judged "correct" on a sample (the paper leaves it open; MAJL_SPEC §3)
+CORRECT_RULES = ("overall_accuracy", "raw_pitch_accuracy")
+#: ω counts as saturated within this fraction of w_max from either end of its range (0, w_max)
+SATURATION_FRACTION = 0.05
 
 
 def frame_accuracy(
@@ -30,27 +36,52 @@ def frame_accuracy(
     voicing_threshold: float = 0.5,
     correct_cents: float = 50.0,
     frame_weight: torch.Tensor | None = None,
+    rule: str = "overall_accuracy",
 ) -> torch.Tensor:
-    """Fraction of right frames per sample (B,): voicing agrees with the label and, when voiced,
-    the decoded pitch is within ``correct_cents`` of it."""
+    """Fraction of right frames per sample (B,).
+
+    ``rule="overall_accuracy"`` (OA-style, the default): over all (weighted) frames, a frame is right
+    when voicing agrees with the label and, when voiced, the decoded pitch is within
+    ``correct_cents`` of it. ``rule="raw_pitch_accuracy"`` (RPA-style, pitch only): over the
+    label's voiced frames, a frame is right when the decoded pitch is within ``correct_cents``
+    (the estimate's voicing is ignored); a sample with no voiced (weighted) frame gets NaN.
+    """
+    if rule not in CORRECT_RULES:
+        raise ValueError(f"rule must be one of {CORRECT_RULES}, got {rule!r}")
     with torch.no_grad():
         est_voiced = probabilities.amax(-1) >= voicing_threshold
         ref_voiced = torch.isfinite(labels_f0_hz) & (labels_f0_hz > 0)
         est_cents = decode_cents(probabilities, bins)
         ref_cents = 1200.0 * torch.log2(torch.where(ref_voiced, labels_f0_hz, torch.ones_like(labels_f0_hz)) / 10.0)
         close = (est_cents - ref_cents).abs() <= correct_cents
-        right = (est_voiced == ref_voiced) & (~ref_voiced | close)
         w = torch.ones_like(labels_f0_hz) if frame_weight is None else frame_weight.to(labels_f0_hz)
+        if rule == "raw_pitch_accuracy":
+            wv = w * ref_voiced.to(w)
+            n = wv.sum(-1)
+            acc = (close.to(w) * wv).sum(-1) / n.clamp_min(1e-8)
+            return torch.where(n > 0, acc, torch.full_like(acc, float("nan")))
+        right = (est_voiced == ref_voiced) & (~ref_voiced | close)
         return (right.to(w) * w).sum(-1) / w.sum(-1).clamp_min(1e-8)
 
 
-def assign_cases(pred_correct: torch.Tensor, target_correct: torch.Tensor) -> torch.Tensor:
-    """Table 1: (B,) bool, (B,) bool → (B,) long case in 1…4."""
+def assign_cases(
+    pred_correct: torch.Tensor, target_correct: torch.Tensor, valid: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Table 1: (B,) bool, (B,) bool → (B,) long case in 1…4; samples where ``valid`` is False
+    get :data:`CASE_NONE` (0): they take part in no case and add nothing to L_dwhs."""
     case = torch.full(pred_correct.shape, CASE_HARD_PE, dtype=torch.long, device=pred_correct.device)
     case[pred_correct & target_correct] = CASE_BOTH_CORRECT
     case[pred_correct & ~target_correct] = CASE_NOISY_LABEL
     case[~pred_correct & target_correct] = CASE_HARD_MSS
+    if valid is not None:
+        case[~valid.to(torch.bool)] = CASE_NONE
     return case
+
+
+def saturated(weights: torch.Tensor, w_max: float, fraction: float = SATURATION_FRACTION) -> torch.Tensor:
+    """Bool mask of the weights within ``fraction``·w_max of 0 or of w_max (the ends the BPR terms
+    drive ω to)."""
+    return (weights <= fraction * w_max) | (weights >= (1.0 - fraction) * w_max)
 
 
 def dwhs_loss(weights: torch.Tensor, cases: torch.Tensor) -> torch.Tensor:
@@ -58,7 +89,7 @@ def dwhs_loss(weights: torch.Tensor, cases: torch.Tensor) -> torch.Tensor:
 
     Args:
         weights: (B, 2) = (ω_mss, ω_pe).
-        cases: (B,) case numbers 1…4.
+        cases: (B,) case numbers 1…4 (:data:`CASE_NONE` = 0: the sample is left out).
     """
     w_mss, w_pe = weights[:, 0], weights[:, 1]
     per_case = {

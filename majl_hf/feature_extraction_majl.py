@@ -4,22 +4,25 @@ Nothing model-specific: the rate and channel count come from the caller."""
 
 from __future__ import annotations
 
-import io
 import os
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import soxr
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".opus")
-MAX_CHANNELS_KEPT = 2  # more channels are downmixed to mono with a warning
+# reading, the channel rule and the error type live in majl_hf.audio (shared with the CLI and the data code)
+from .audio import (  # noqa: F401 - re-exported
+    AUDIO_EXTENSIONS,
+    MAX_CHANNELS_KEPT,
+    AudioInputError,
+    convert_channels,
+    read_audio_bytes,
+    read_audio_file,
+)
 
-
-class AudioInputError(ValueError):
-    """Input audio that cannot be used, with a message that says what to do."""
+#: peaks beyond this (+20 dB over full scale) are not a hot master but a scaling mistake: warn
+FAR_ABOVE_FULL_SCALE = 10.0
 
 
 @dataclass
@@ -37,33 +40,6 @@ def _describe(source) -> str:
     if isinstance(source, (str, os.PathLike)):
         return str(source)
     return type(source).__name__
-
-
-def read_audio_file(path) -> tuple[np.ndarray, int]:
-    """Decode a file with soundfile (WAV, FLAC, OGG/Vorbis/Opus, MP3, AIFF) → (channels, samples)."""
-    path = Path(path)
-    if not path.exists():
-        raise AudioInputError(f"{path}: no such file")
-    if path.is_dir():
-        raise AudioInputError(f"{path}: is a folder; give an audio file (the CLI accepts folders)")
-    try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as err:  # soundfile raises LibsndfileError / RuntimeError / TypeError
-        raise AudioInputError(
-            f"{path}: cannot decode audio ({err}). Supported: WAV, FLAC, OGG, MP3, AIFF; the file may be "
-            "corrupt or truncated — re-export it or convert it with ffmpeg"
-        ) from None
-    return data.T, int(sr)
-
-
-def read_audio_bytes(data: bytes) -> tuple[np.ndarray, int]:
-    if len(data) == 0:
-        raise AudioInputError("empty bytes: no audio to decode")
-    try:
-        audio, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    except Exception as err:
-        raise AudioInputError(f"cannot decode the given bytes as audio ({err}); pass WAV/FLAC/OGG/MP3 file contents") from None
-    return audio.T, int(sr)
 
 
 def _as_float_array(array) -> np.ndarray:
@@ -119,7 +95,9 @@ def load_audio(source, sampling_rate: int | None = None) -> tuple[np.ndarray, Au
         audio, sr = read_audio_bytes(bytes(source))
     else:
         if sampling_rate is None:
-            raise AudioInputError("an array input needs sampling_rate= (Hz), or pass {'array': ..., 'sampling_rate': ...}")
+            raise AudioInputError(
+                "an array input needs sampling_rate= (Hz), or pass {'array': ..., 'sampling_rate': ...}"
+            )
         audio, sr = _to_channels_first(_as_float_array(source)), sampling_rate
     try:
         sr = int(sr)
@@ -134,12 +112,15 @@ def load_audio(source, sampling_rate: int | None = None) -> tuple[np.ndarray, Au
         raise AudioInputError(
             f"{origin}: the audio contains {bad} NaN/Inf samples; clean it first (e.g. np.nan_to_num(x, nan=0.0))"
         )
-    original_channels = audio.shape[0]
-    if original_channels > MAX_CHANNELS_KEPT:
+    peak = float(np.abs(audio).max())
+    if peak > FAR_ABOVE_FULL_SCALE:
         warnings.warn(
-            f"{origin}: {original_channels} channels downmixed to mono (the outputs are mono)", stacklevel=2
+            f"{origin}: the audio peaks at {peak:.3g}, {20 * np.log10(peak):.0f} dB above full scale (±1.0); "
+            "float audio is expected in [-1, 1] — if this is integer PCM stored as float, divide it by 32768",
+            stacklevel=2,
         )
-        audio = audio.mean(0, keepdims=True)
+    original_channels = audio.shape[0]
+    audio = convert_channels(audio, source=origin)  # more than MAX_CHANNELS_KEPT: mono, with a warning
     return np.ascontiguousarray(audio), AudioInfo(sr, audio.shape[0], original_channels, audio.shape[-1], origin)
 
 
@@ -153,19 +134,12 @@ def resample(audio: np.ndarray, from_sr: int, to_sr: int, quality: str = "HQ") -
 
 def to_model_input(audio: np.ndarray, info: AudioInfo, sampling_rate: int, channels: int) -> np.ndarray:
     """(channels, samples) at the input's rate → the model's rate and channel count."""
-    x = resample(audio, info.sampling_rate, sampling_rate)
-    if x.shape[0] == channels:
-        return x
-    if x.shape[0] == 1:
-        return np.repeat(x, channels, axis=0)
-    return x.mean(0, keepdims=True) if channels == 1 else np.repeat(x.mean(0, keepdims=True), channels, 0)
+    return convert_channels(resample(audio, info.sampling_rate, sampling_rate), channels)
 
 
 def from_model_output(audio: np.ndarray, model_sr: int, info: AudioInfo) -> np.ndarray:
     """Model-rate (channels, samples) → the input's rate, channel count and length."""
-    y = resample(audio, model_sr, info.sampling_rate)
-    if y.shape[0] != info.channels:
-        y = y.mean(0, keepdims=True) if info.channels == 1 else np.repeat(y.mean(0, keepdims=True), info.channels, 0)
+    y = convert_channels(resample(audio, model_sr, info.sampling_rate), info.channels)
     n = info.num_samples
     if y.shape[-1] >= n:
         return np.ascontiguousarray(y[:, :n])
@@ -174,6 +148,7 @@ def from_model_output(audio: np.ndarray, model_sr: int, info: AudioInfo) -> np.n
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "MAX_CHANNELS_KEPT",
     "AudioInfo",
     "AudioInputError",
     "from_model_output",

@@ -3,6 +3,7 @@ of MAJL_SPEC §2–4 (pipeline, naive, DWHS) computed inside the model."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import julius
@@ -12,7 +13,8 @@ from transformers.utils import ModelOutput
 
 from .configuration_majl import MajlConfig
 from .dwhs import DynamicWeightModule, assign_cases, dwhs_loss, frame_accuracy, init_dwm_layer
-from .models.common import bce_per_sample, mean_abs_error_per_sample
+from .models import auto_models as _backbone_models  # noqa: F401  (registers the backbone models)
+from .models.common import mean_abs_error_per_sample
 from .pitch.convert import f0_to_targets
 from .pitch.decode import frame_confidence
 
@@ -31,7 +33,10 @@ class MajlOutput(ModelOutput):
         times_s: (frames,) frame-centre times in seconds.
         confidence: (batch, frames) Eq. 4 confidence of PE(ŝ): max(ŷ) if ≥ 0.5 else 1 − max(ŷ).
         target_pitch_probabilities: (batch, frames, bins) PE(s) on the true vocals (pipeline / dwhs).
-        dwhs_weights: (batch, 2) = (ω_mss, ω_pe). dwhs_cases: (batch,) Table 1 cases 1…4.
+        loss_pe_target: (batch,) L_pe of PE(s) (``train_pe_on_target``).
+        dwhs_weights: (batch, 2) = (ω_mss, ω_pe) from the DWM. dwhs_cases: (batch,) Table 1 cases
+            1…4, 0 for a sample that takes no case (no pitch label or target vocals, or every
+            frame masked): it adds nothing to L_dwhs and its losses are weighted by 1.
     """
 
     loss: torch.Tensor | None = None
@@ -45,8 +50,41 @@ class MajlOutput(ModelOutput):
     times_s: torch.Tensor | None = None
     confidence: torch.Tensor | None = None
     target_pitch_probabilities: torch.Tensor | None = None
+    loss_pe_target: torch.Tensor | None = None
     dwhs_weights: torch.Tensor | None = None
     dwhs_cases: torch.Tensor | None = None
+    gated: torch.Tensor | None = None
+    vocals_db: torch.Tensor | None = None
+    mixture_db: torch.Tensor | None = None
+    level_gain: float | None = None
+
+
+#: keyword arguments that transformers' own code may pass to a model's forward; accepted and unused
+_IGNORED_FORWARD_KWARGS = frozenset({"output_attentions", "output_hidden_states", "num_items_in_batch"})
+
+
+@contextmanager
+def running_statistics_frozen(module: torch.nn.Module):
+    """Run ``module`` (in whatever mode it is) without changing any of its buffers: batch-norm
+    running means, variances and batch counters are restored on exit. For the passes that must not
+    learn (MAJL_SPEC §4): PE(ŝ) in ``pipeline`` mode and PE(s) on the true vocals in ``dwhs`` mode.
+    Train-mode layers still normalise with the batch's statistics, as the learning pass does."""
+    if not module.training:  # eval mode: batch norm uses its running statistics and updates nothing
+        yield
+        return
+    # the pass runs on copies of the buffers, the originals are put back untouched (no in-place
+    # write: the learning pass before it may have saved them for its backward)
+    saved = []
+    for sub in module.modules():
+        for name, buf in sub._buffers.items():
+            if buf is not None:
+                saved.append((sub, name, buf))
+                sub._buffers[name] = buf.detach().clone()
+    try:
+        yield
+    finally:
+        for sub, name, buf in saved:
+            sub._buffers[name] = buf
 
 
 class MajlPreTrainedModel(PreTrainedModel):
@@ -154,12 +192,19 @@ class MajlModel(MajlPreTrainedModel):
                 thresholded at ``pseudo_label_threshold`` into 0/1 masks (Eq. 15).
             has_vocals, has_f0: (batch,) bool — samples without that target add nothing to its loss.
         """
+        unknown = sorted(set(kwargs) - _IGNORED_FORWARD_KWARGS)
+        if unknown:
+            raise TypeError(
+                f"MajlModel.forward() got unexpected keyword argument(s) {', '.join(repr(k) for k in unknown)}; "
+                "it takes input_values, target_vocals, target_f0_hz, pitch_labels, confidence_mss, "
+                "confidence_pe, has_vocals, has_f0, return_dict"
+            )
         sep = self.separator(input_values)
         vocals = sep.vocals
         has_targets = target_vocals is not None and (target_f0_hz is not None or pitch_labels is not None)
         method = self.config.joint_method
-        if method == "pipeline" and has_targets:
-            with torch.no_grad():
+        if method == "pipeline" and has_targets:  # PE(ŝ) does not learn in pipeline mode
+            with torch.no_grad(), running_statistics_frozen(self.pitch_estimator):
                 pe = self.pitch_of(vocals)
         else:
             pe = self.pitch_of(vocals)
@@ -191,6 +236,24 @@ class MajlModel(MajlPreTrainedModel):
         idx = torch.round(t / frame_s).long().clamp_max(frame_mask.shape[-1] - 1)
         return frame_mask[:, idx][:, None]
 
+    def pitch_loss(self, logits: torch.Tensor, labels: torch.Tensor, frame_mask=None) -> torch.Tensor:
+        """L_pe per sample through the pitch estimator's own ``pitch_loss`` hook (a softmax backbone
+        brings its own loss). The hook weighs frames and normalises by all frames (Eq. 8/15);
+        ``confidence_normalization="kept_frames"`` rescales to a mean over each sample's kept frames."""
+        loss = self.pitch_estimator.pitch_loss(logits, labels, frame_mask)
+        if frame_mask is not None and self.config.confidence_normalization == "kept_frames":
+            kept = frame_mask.to(loss).sum(-1)
+            loss = loss * (frame_mask.shape[-1] / kept.clamp_min(1.0))
+        return loss
+
+    def _target_pitch(self, target_vocals: torch.Tensor, learn: bool):
+        """PE(s) on the true vocals: a learning pass, or one without gradient that leaves every
+        running statistic of the PE untouched."""
+        if learn:
+            return self.pitch_of(target_vocals)
+        with torch.no_grad(), running_statistics_frozen(self.pitch_estimator):
+            return self.pitch_of(target_vocals)
+
     def _compute_loss(self, out, input_values, target_vocals, target_f0_hz, pitch_labels,
                       confidence_mss, confidence_pe, has_vocals, has_f0):
         cfg = self.config
@@ -208,37 +271,59 @@ class MajlModel(MajlPreTrainedModel):
         mss_frame_mask = self._frame_masks(confidence_mss, n_frames, logits)
         mss_mask = None if mss_frame_mask is None else self._sample_mask(mss_frame_mask, target_vocals.shape[-1])
 
-        loss_mss = mean_abs_error_per_sample(out.vocals, target_vocals, mss_mask)
+        renormalize = cfg.confidence_normalization == "kept_frames"
+        loss_mss = mean_abs_error_per_sample(out.vocals, target_vocals, mss_mask, renormalize=renormalize)
         target_pe = None
-        if cfg.joint_method in ("pipeline", "dwhs"):
-            grad = cfg.joint_method == "pipeline" or cfg.train_pe_on_target
-            with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
-                target_pe = self.pitch_of(target_vocals)
+        if cfg.joint_method in ("pipeline", "dwhs") or cfg.train_pe_on_target:
+            learn = cfg.joint_method == "pipeline" or cfg.train_pe_on_target
+            target_pe = self._target_pitch(target_vocals, learn and torch.is_grad_enabled())
             out.target_pitch_probabilities = target_pe.probabilities
         pe_logits = target_pe.logits if cfg.joint_method == "pipeline" else logits
-        loss_pe = bce_per_sample(pe_logits, pitch_labels, pe_mask)
+        loss_pe = self.pitch_loss(pe_logits, pitch_labels, pe_mask)
 
         w_mss = torch.ones_like(loss_mss) if has_vocals is None else has_vocals.to(loss_mss)
         w_pe = torch.ones_like(loss_pe) if has_f0 is None else has_f0.to(loss_pe)
+        loss_target = None
+        if cfg.train_pe_on_target:
+            out.loss_pe_target = self.pitch_loss(target_pe.logits, pitch_labels, pe_mask)
+            loss_target = cfg.target_pe_loss_weight * (w_pe * out.loss_pe_target).mean()
         loss_dwhs = None
         if cfg.joint_method == "dwhs":
+            valid = self._dwhs_valid(b, logits.device, has_vocals, has_f0, pe_mask, mss_frame_mask)
             f0 = target_f0_hz if target_f0_hz is not None else self._labels_to_f0(pitch_labels)
-            acc_pred = frame_accuracy(out.pitch_probabilities.detach(), f0, self.pitch_bins,
-                                      cfg.voicing_threshold, cfg.correct_cents, pe_mask)
-            acc_tgt = frame_accuracy(target_pe.probabilities.detach(), f0, self.pitch_bins,
-                                     cfg.voicing_threshold, cfg.correct_cents, pe_mask)
-            cases = assign_cases(acc_pred >= cfg.correct_frame_ratio, acc_tgt >= cfg.correct_frame_ratio)
+            acc_pred = frame_accuracy(out.pitch_probabilities.detach(), f0, self.pitch_bins, cfg.voicing_threshold,
+                                      cfg.correct_cents, pe_mask, rule=cfg.correct_rule)
+            acc_tgt = frame_accuracy(target_pe.probabilities.detach(), f0, self.pitch_bins, cfg.voicing_threshold,
+                                     cfg.correct_cents, pe_mask, rule=cfg.correct_rule)
+            valid = valid & torch.isfinite(acc_pred) & torch.isfinite(acc_tgt)  # pitch-only rule, no voiced frame
+            cases = assign_cases(acc_pred >= cfg.correct_frame_ratio, acc_tgt >= cfg.correct_frame_ratio, valid)
             weights = self.dwm(out.pitch_probabilities.detach(), pitch_labels.detach(),
                                target_pe.probabilities.detach())
             loss_dwhs = dwhs_loss(weights, cases)
             applied = weights.detach() if cfg.detach_dwhs_weights else weights
+            applied = torch.where(valid[:, None], applied, torch.ones_like(applied))  # no case: weight 1
             w_mss = w_mss * applied[:, 0]
             w_pe = w_pe * applied[:, 1]
             out.dwhs_weights, out.dwhs_cases, out.loss_dwhs = weights, cases, loss_dwhs
         loss = (w_mss * loss_mss).mean() + (w_pe * loss_pe).mean()
+        if loss_target is not None:
+            loss = loss + loss_target
         if loss_dwhs is not None:
             loss = loss + loss_dwhs
         out.loss, out.loss_mss, out.loss_pe = loss, loss_mss, loss_pe
+
+    @staticmethod
+    def _dwhs_valid(b, device, has_vocals, has_f0, pe_mask, mss_frame_mask) -> torch.Tensor:
+        """(batch,) bool: the samples that take a DWHS case — with a pitch label and target vocals,
+        and at least one frame kept by each confidence mask (MAJL_SPEC §4)."""
+        valid = torch.ones(b, dtype=torch.bool, device=device)
+        for flag in (has_vocals, has_f0):
+            if flag is not None:
+                valid = valid & flag.to(device=device, dtype=torch.bool)
+        for mask in (pe_mask, mss_frame_mask):
+            if mask is not None:
+                valid = valid & (mask.sum(-1) > 0)
+        return valid
 
     def _labels_to_f0(self, pitch_labels: torch.Tensor) -> torch.Tensor:
         from .pitch.decode import decode_f0
@@ -246,5 +331,7 @@ class MajlModel(MajlPreTrainedModel):
         f0, _, _ = decode_f0(pitch_labels, self.pitch_bins, threshold=1e-6)
         return f0
 
+
+AutoModel.register(MajlConfig, MajlModel, exist_ok=True)
 
 __all__ = ["MajlModel", "MajlOutput", "MajlPreTrainedModel"]

@@ -18,8 +18,11 @@ import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     p.add_argument("--model", help="saved model folder or Hub id")
     p.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
     p.add_argument("--cache-dir", default=None, help="Hugging Face hub cache folder (default: HF_HUB_CACHE)")
@@ -30,21 +33,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notes", default=None, help="MIR-ST500 note file (MIR-ST500_corrected.json)")
     p.add_argument("--tracks", nargs="+", default=None, help="only these track ids")
     p.add_argument("--limit", type=int, default=None, help="at most this many tracks")
-    p.add_argument("--corpus-arg", action="append", default=[], metavar="KEY=JSON",
-                   help="extra keyword of the corpus loader (value read as JSON, else as text), e.g. seed=1 fmt=wav validation=true")
+    p.add_argument(
+        "--corpus-arg",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="extra keyword of the corpus loader (value read as JSON, else as text), "
+        "e.g. seed=1 fmt=wav validation=true",
+    )
     p.add_argument("--method", default=None, help="Table 2 'Method' (default: the model's name)")
     p.add_argument("--extra", default=None, help="Table 2 'Extra' column (e.g. Both, MSS, PE)")
     p.add_argument("--chunk-length-s", type=float, default=30.0, help="seconds per inference chunk (0 = whole track)")
     p.add_argument("--voicing-threshold", type=float, default=None, help="default: the model config's")
     p.add_argument("--decoder", default="weighted_average", choices=("weighted_average", "argmax", "viterbi"))
-    p.add_argument("--unvoiced-pitch", default="guess", choices=("guess", "zero"),
-                   help="unvoiced frames keep their pitch guess (negative f0, mir_eval convention) or 0")
+    p.add_argument(
+        "--unvoiced-pitch",
+        default="guess",
+        choices=("guess", "zero"),
+        help="unvoiced frames keep their pitch guess (negative f0, mir_eval convention) or 0",
+    )
     p.add_argument("--museval", default="auto", choices=("auto", "on", "off"), help="auto: on for musdb18")
     p.add_argument("--on-error", default="raise", choices=("raise", "skip"), help="bad corpus data")
     p.add_argument("--output-dir", default=None, help="where metrics.json, per_track.csv, table2.md go")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--table", nargs="+", default=None, metavar="METRICS_JSON",
-                   help="print one Table 2 over these metrics.json files and exit")
+    p.add_argument(
+        "--table",
+        nargs="+",
+        default=None,
+        metavar="METRICS_JSON",
+        help="print one Table 2 over these metrics.json files and exit",
+    )
     return p
 
 
@@ -74,16 +92,35 @@ def main(argv=None) -> int:
         parser.error("the following arguments are required: " + ", ".join("--" + m.replace("_", "-") for m in missing))
     try:
         settings = EvaluationSettings(
-            corpus=args.corpus, root=args.root, split=args.split, notes_path=args.notes, tracks=args.tracks,
-            limit=args.limit, corpus_kwargs=_corpus_kwargs(args.corpus_arg), method=args.method, extra=args.extra,
-            chunk_length_s=args.chunk_length_s, voicing_threshold=args.voicing_threshold, decoder=args.decoder,
-            unvoiced_pitch=args.unvoiced_pitch, museval=args.museval, on_error=args.on_error,
+            corpus=args.corpus,
+            root=args.root,
+            split=args.split,
+            notes_path=args.notes,
+            tracks=args.tracks,
+            limit=args.limit,
+            corpus_kwargs=_corpus_kwargs(args.corpus_arg),
+            method=args.method,
+            extra=args.extra,
+            chunk_length_s=args.chunk_length_s,
+            voicing_threshold=args.voicing_threshold,
+            decoder=args.decoder,
+            unvoiced_pitch=args.unvoiced_pitch,
+            museval=args.museval,
+            on_error=args.on_error,
         )
     except ValueError as err:
         parser.error(str(err))
     command = [sys.argv[0] if argv is None else "scripts/evaluate.py", *(sys.argv[1:] if argv is None else argv)]
-    result = evaluate(args.model, settings, args.output_dir, revision=args.revision, cache_dir=args.cache_dir,
-                      device=args.device, progress=not args.no_progress, command=["python", *command])
+    result = evaluate(
+        args.model,
+        settings,
+        args.output_dir,
+        revision=args.revision,
+        cache_dir=args.cache_dir,
+        device=args.device,
+        progress=not args.no_progress,
+        command=["python", *command],
+    )
     print(table2_text(result), end="")
     if args.output_dir:
         print(f"wrote {args.output_dir}/{{metrics.json, per_track.csv, table2.md}}")

@@ -3,7 +3,8 @@
     accelerate launch scripts/pseudo_label.py --config configs/pseudo_label_musdb_mirst500.yaml
     python scripts/pseudo_label.py --model outputs/stage1-mir1k/model --output-dir outputs/pseudo \\
         --data '{"corpus": "musdb18", "root": "/data/MUSDB18-HQ", "split": "train"}' \\
-        --data '{"corpus": "mirst500", "audio_root": "/data/MIR-ST500/audio", "notes_path": "/data/MIR-ST500_corrected.json", "split": "train"}'
+        --data '{"corpus": "mirst500", "root": "/data/MIR-ST500/audio",
+                 "notes_path": "/data/MIR-ST500_corrected.json", "split": "train"}'
 
 Writes ``<output_dir>/pseudo_labels_manifest.json`` and ``<output_dir>/shards/*.arrow`` (one per
 process); train stage II with ``{corpus: pseudo, path: <output_dir>}`` in ``train_data``.
@@ -15,8 +16,11 @@ import sys
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     p.add_argument("--config", help="YAML or JSON file of pseudo-labelling arguments")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an argument")
     p.add_argument("--model", help="the stage-I model (a folder or Hub id)")
@@ -38,8 +42,13 @@ def main(argv=None) -> int:
     setup_script_logging(ns.quiet)
     from majl_hf.training.pseudo_label import PseudoLabelArguments, run_pseudo_labelling
 
-    flags = {"model": ns.model, "output_dir": ns.output_dir, "chunk_s": ns.chunk_s, "context_s": ns.context_s,
-             "frames_per_batch": ns.frames_per_batch}
+    flags = {
+        "model": ns.model,
+        "output_dir": ns.output_dir,
+        "chunk_s": ns.chunk_s,
+        "context_s": ns.context_s,
+        "frames_per_batch": ns.frames_per_batch,
+    }
     explicit = {k: v for k, v in flags.items() if v is not None}
     if ns.data:
         explicit["data"] = [json.loads(d) for d in ns.data]

@@ -14,4 +14,5 @@ import sys, majl_hf
 from majl_hf.hub import is_cached
 sys.exit(0 if all(is_cached(m) for m in (majl_hf.DEFAULT_MODEL, majl_hf.DEFAULT_MODEL_TINY)) else 1)
 PY
-python -m pytest -q -p no:cacheprovider tests "$@"
+ruff check .  # the linter (ruff.toml), clean on every commit
+python -m pytest -q -rs -p no:cacheprovider tests "$@"

@@ -6,6 +6,7 @@
         --init-from majl-hf/majl-unet-crepe-full --joint-method dwhs --freeze separator
     accelerate launch scripts/train.py --config configs/stage1_mir1k.yaml --resume          # newest valid checkpoint
     accelerate launch scripts/train.py --config ... --resume outputs/stage1/checkpoints/checkpoint-00000500
+    accelerate launch scripts/train.py --config ... --resume --allow-fresh-start   # resume if possible, else start
     accelerate launch --multi_gpu --num_processes 2 scripts/train.py --config ...   # 2 processes (CPU: gloo)
 
 (`accelerate launch --cpu --num_processes N` starts a single process unless MPI is set up; on a
@@ -25,8 +26,11 @@ def parse_args(argv=None):
     from majl_hf.configuration_majl import JOINT_METHODS
     from majl_hf.training.arguments import FREEZABLE
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     p.add_argument("--config", help="YAML or JSON file of training arguments")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a training argument")
     p.add_argument("--output-dir", help="= --set output_dir=...")
@@ -34,8 +38,20 @@ def parse_args(argv=None):
     p.add_argument("--config-from", help="the architecture of this saved model, fresh weights (stage II)")
     p.add_argument("--joint-method", choices=JOINT_METHODS, help="= --set config_overrides.joint_method=...")
     p.add_argument("--freeze", action="append", choices=FREEZABLE, help="keep this part fixed (repeatable)")
-    p.add_argument("--resume", nargs="?", const="latest", default=None, metavar="CHECKPOINT",
-                   help="continue: the newest valid checkpoint in <output_dir>/checkpoints, or this one")
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const="latest",
+        default=None,
+        metavar="CHECKPOINT",
+        help="continue: the newest valid checkpoint in <output_dir>/checkpoints (an error when there is "
+        "none), or this one",
+    )
+    p.add_argument(
+        "--allow-fresh-start",
+        action="store_true",
+        help="with --resume: start from the beginning when no valid checkpoint exists (with a warning)",
+    )
     p.add_argument("--quiet", action="store_true", help="warnings only, no progress bars")
     return p.parse_args(argv)
 
@@ -61,7 +77,9 @@ def main(argv=None) -> int:
     if ns.quiet:
         overrides.append("progress_bar=false")
     args = TrainingArguments.from_file(ns.config, overrides)
-    metrics = run_training(args, resume_from_checkpoint=ns.resume)
+    if ns.allow_fresh_start and ns.resume is None:
+        raise SystemExit("--allow-fresh-start goes with --resume")
+    metrics = run_training(args, resume_from_checkpoint=ns.resume, allow_fresh_start=ns.allow_fresh_start)
     from accelerate import PartialState
 
     if PartialState().is_main_process:

@@ -14,7 +14,8 @@ SEPARATORS = {
     },
     "resunet_decouple": {
         "model_type": "resunet_decouple", "sampling_rate": 16000, "audio_channels": 1, "n_fft": 512,
-        "hop_length": 160, "channels": [4, 8, 16], "blocks_per_level": 1,
+        "hop_length": 160, "encoder_channels": [4, 8, 8], "time_downsample_levels": 2, "blocks_per_stage": 1,
+        "bottleneck_stages": 1,  # the "tiny" preset of ResUNetDecoupleConfig.from_preset
     },
 }
 PITCH = {
@@ -165,7 +166,7 @@ def test_invalid_majl_config_names_field(field, value):
         ("UNetSeparatorConfig", "dropout", 1.0), ("UNetSeparatorConfig", "vocals_stem", "drums"),
         ("UNetSeparatorConfig", "patch_frames", 100), ("ResUNetDecoupleConfig", "hop_length", 0),
         ("CrepeConfig", "capacity", "huge"), ("CrepeConfig", "hop_length", 0), ("CrepeConfig", "frame_length", 2048),
-        ("HarmoF0Config", "n_bins", 600), ("HarmoF0Config", "time_kernel", 4),
+        ("HarmoF0Config", "n_bins", 600), ("HarmoF0Config", "top_db", -1.0),
     ],
 )
 def test_invalid_backbone_config_names_field(cls_name, field, value):
@@ -178,3 +179,170 @@ def test_invalid_backbone_config_names_field(cls_name, field, value):
 def test_sub_config_must_be_the_right_kind():
     with pytest.raises(ValueError, match="separator_config"):
         MajlConfig(separator_config={"model_type": "crepe"})
+
+
+# ----------------------------------------------------------------------------- training fidelity (issue 14)
+def _pe_buffers(model):
+    return {k: v.clone() for k, v in model.pitch_estimator.named_buffers()}
+
+
+@pytest.mark.parametrize("method", ["dwhs", "pipeline"])
+def test_passes_that_do_not_learn_leave_running_statistics_untouched(method):
+    """Item 1: PE(s) on the true vocals (dwhs) and PE(ŝ) without gradient (pipeline) leave every
+    running statistic of the PE as it was; only the learning pass updates them, once per step."""
+    import copy
+
+    torch.manual_seed(0)
+    cfg = MajlConfig(separator_config=dict(SEPARATORS["resunet_decouple"]),
+                     pitch_config={**PITCH["crepe"], "dropout": 0.0}, joint_method=method)
+    model = MajlModel(cfg).train()
+    model.separator.eval()  # a deterministic ŝ for the reference below
+    reference = copy.deepcopy(model)
+    x, _, f0 = batch_for(model)
+    target = torch.randn_like(x) * 0.3
+    model(x, target_vocals=target, target_f0_hz=f0)
+    with torch.no_grad():  # the one pass that learns, alone
+        if method == "dwhs":
+            reference(x)  # PE(ŝ)
+        else:
+            reference.pitch_of(target)  # PE(s)
+    got, want = _pe_buffers(model), _pe_buffers(reference)
+    tracked = [v for k, v in got.items() if k.endswith("num_batches_tracked")]
+    print(f"{method}: num_batches_tracked {sorted({int(v) for v in tracked})} (one learning pass: 1)")
+    assert tracked and all(int(v) == 1 for v in tracked)
+    err = max(float((got[k].double() - want[k].double()).abs().max()) for k in got)
+    print(f"max abs difference of the running statistics from one learning pass alone: {err:.2e}")
+    for k in got:
+        torch.testing.assert_close(got[k], want[k], rtol=1e-5, atol=1e-7, msg=k)
+
+
+def _per_frame_bce(logits, labels):
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="none").mean(-1)
+
+
+def test_stage2_masks_weigh_frames_as_the_paper():
+    """Item 2: Eq. 8/15 weigh frames — Σ confi·L over frames divided by all frames (a crop with 1
+    confident frame of n weighs 1/n of its unmasked loss); ``kept_frames`` is the per-sample mean."""
+    from majl_hf.pitch.convert import f0_to_targets
+
+    torch.manual_seed(0)
+    model = MajlModel(tiny_majl(pseudo_label_threshold=0.7)).eval()
+    x, frames, f0 = batch_for(model)
+    conf = torch.ones(2, frames)
+    conf[0, 1:] = 0.0  # sample 0: 1 confident frame of `frames`
+    conf[1, : frames // 2] = 0.0  # sample 1: half
+    labels = f0_to_targets(f0, model.pitch_bins)
+    with torch.no_grad():
+        out = model(x, target_vocals=x * 0.5, target_f0_hz=f0, confidence_pe=conf)
+        per_frame = _per_frame_bce(out.pitch_logits, labels)
+        expected = (per_frame * conf).sum(-1) / frames
+        torch.testing.assert_close(out.loss_pe, expected, rtol=1e-5, atol=1e-7)
+        ratio = float(out.loss_pe[0] / per_frame[0, 0])
+        print(f"1 of {frames} frames kept: loss_pe = {ratio:.4f} × that frame's loss (1/{frames} = {1 / frames:.4f})")
+        assert ratio == pytest.approx(1 / frames, rel=1e-5)
+        # L_mss the same way, over the waveform samples of the kept frames
+        conf_mss = torch.ones(2, frames)
+        conf_mss[:, frames // 4 :] = 0.0
+        out_m = model(x, target_vocals=x * 0.5, target_f0_hz=f0, confidence_mss=conf_mss)
+        mask = model._sample_mask(conf_mss, x.shape[-1]).expand_as(x)
+        err = (out_m.vocals - x * 0.5).abs()
+        torch.testing.assert_close(out_m.loss_mss, (err * mask).flatten(1).sum(1) / err[0].numel())
+        # the former behaviour, as a named option
+        model.config.confidence_normalization = "kept_frames"
+        kept = model(x, target_vocals=x * 0.5, target_f0_hz=f0, confidence_pe=conf)
+        torch.testing.assert_close(kept.loss_pe, (per_frame * conf).sum(-1) / conf.sum(-1), rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(kept.loss_pe[0], per_frame[0, 0], rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="confidence_normalization"):
+        tiny_majl(confidence_normalization="per_sample")
+
+
+def test_samples_without_label_or_fully_masked_take_no_dwhs_case():
+    """Item 3: a sample without pitch label, or with every frame masked, gets case 0 and adds
+    nothing to L_dwhs; its losses are weighted by 1."""
+    from majl_hf.dwhs import dwhs_loss
+
+    torch.manual_seed(0)
+    model = MajlModel(tiny_majl(joint_method="dwhs")).eval()
+    x, frames, f0 = batch_for(model, batch=3)
+    has_f0 = torch.tensor([True, False, True])
+    conf = torch.ones(3, frames)
+    conf[2] = 0.1  # every frame below th
+    with torch.no_grad():
+        out = model(x, target_vocals=x * 0.5, target_f0_hz=f0, has_f0=has_f0, confidence_pe=conf)
+    print(f"cases {out.dwhs_cases.tolist()} (0 = no case)")
+    assert out.dwhs_cases[0] in (1, 2, 3, 4)
+    assert out.dwhs_cases[1:].tolist() == [0, 0]
+    torch.testing.assert_close(out.loss_dwhs, dwhs_loss(out.dwhs_weights[:1], out.dwhs_cases[:1]))
+
+
+def test_train_pe_on_target_adds_a_weighted_pitch_loss_on_the_true_vocals():
+    """Item 4: ``train_pe_on_target`` adds target_pe_loss_weight · mean_b L_pe(PE(s), y), and that
+    pass gives the PE a gradient; pipeline refuses the flag (its PE learns from PE(s) already)."""
+    from majl_hf.pitch.convert import f0_to_targets
+
+    torch.manual_seed(0)
+    model = MajlModel(tiny_majl(joint_method="naive", train_pe_on_target=True, target_pe_loss_weight=0.5)).eval()
+    x, _, f0 = batch_for(model)
+    target = torch.randn_like(x) * 0.3
+    out = model(x, target_vocals=target, target_f0_hz=f0)
+    labels = f0_to_targets(f0, model.pitch_bins)
+    with torch.no_grad():
+        expected = model.pitch_estimator.pitch_loss(model.pitch_of(target).logits, labels)
+    torch.testing.assert_close(out.loss_pe_target, expected)
+    term = out.loss - out.loss_mss.mean() - out.loss_pe.mean()
+    print(f"target term {float(term.detach()):.6f} = 0.5 × {float(expected.mean()):.6f}")
+    torch.testing.assert_close(term, 0.5 * expected.mean())
+    model.zero_grad()
+    out.loss_pe_target.mean().backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.pitch_estimator.parameters())
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.separator.parameters())
+    with pytest.raises(ValueError, match="train_pe_on_target"):
+        tiny_majl(joint_method="pipeline", train_pe_on_target=True)
+
+
+def test_correct_rule_is_a_config_choice():
+    """Item 8: "correct" is OA-style (voicing included) or RPA-style (pitch only) by config."""
+    from majl_hf.dwhs import frame_accuracy
+    from majl_hf.pitch.convert import PitchBins, f0_to_targets
+
+    bins = PitchBins()
+    f0 = torch.full((1, 10), 220.0)
+    f0[:, :5] = 0.0
+    probs = 0.3 * f0_to_targets(f0, bins)  # right pitch, below the voicing threshold
+    oa = frame_accuracy(probs, f0, bins, rule="overall_accuracy")
+    rpa = frame_accuracy(probs, f0, bins, rule="raw_pitch_accuracy")
+    print(f"overall-accuracy rule {float(oa):.2f}, pitch-only rule {float(rpa):.2f}")
+    assert float(oa) == pytest.approx(0.5) and float(rpa) == pytest.approx(1.0)
+    # pitch-only: a sample without voiced frames cannot be judged and takes no case
+    model = MajlModel(tiny_majl(joint_method="dwhs", correct_rule="raw_pitch_accuracy")).eval()
+    x, _, f0 = batch_for(model)
+    with torch.no_grad():
+        out = model(x, target_vocals=x * 0.5, target_f0_hz=torch.zeros_like(f0))
+    assert out.dwhs_cases.tolist() == [0, 0]
+    with pytest.raises(ValueError, match="correct_rule"):
+        tiny_majl(correct_rule="pitch")
+
+
+def test_unknown_forward_keyword_is_an_error():
+    model = MajlModel(tiny_majl()).eval()
+    x, frames, f0 = batch_for(model)
+    with pytest.raises(TypeError, match="confidence_pee"):
+        model(x, target_vocals=x, target_f0_hz=f0, confidence_pee=torch.ones(2, frames))
+    with torch.no_grad():  # what transformers itself may pass is accepted
+        model(x, output_attentions=False, output_hidden_states=False)
+
+
+def test_cascade_uses_the_pitch_estimators_loss_hook():
+    """A softmax backbone brings its own loss: MajlModel calls pitch_estimator.pitch_loss."""
+    model = MajlModel(tiny_majl()).eval()
+    calls = []
+
+    def own_loss(logits, labels, frame_weight=None):
+        calls.append(frame_weight is not None)
+        return logits.sum((1, 2)) * 0 + 7.0
+
+    model.pitch_estimator.pitch_loss = own_loss
+    x, frames, f0 = batch_for(model)
+    with torch.no_grad():
+        out = model(x, target_vocals=x, target_f0_hz=f0, confidence_pe=torch.ones(2, frames))
+    assert calls == [True] and out.loss_pe.tolist() == [7.0, 7.0]

@@ -1,5 +1,5 @@
-"""The one example schema shared by every corpus, the 20 ms label grid, audio reading, splits and
-the ``datasets`` plumbing.
+"""The one example schema shared by every corpus, the 20 ms label grid, audio reading, the split
+rules and the ``datasets`` features. The corpus base class is :class:`majl_hf.data.corpus.Corpus`.
 
 Every example, whatever its corpus, is a dict with exactly the keys of :data:`SCHEMA_KEYS`:
 
@@ -7,7 +7,7 @@ Every example, whatever its corpus, is a dict with exactly the keys of :data:`SC
 key                value
 =================  ==========================================================================
 ``id``             str, unique within the corpus (file stem, track name or song id)
-``corpus``         str: ``"mir1k"``, ``"medleydb"``, ``"musdb18"`` or ``"mirst500"``
+``corpus``         str: the corpus's registry name (``"mir1k"``, ``"medleydb"``, ``"musdb18"``, ``"mirst500"``)
 ``split``          str: ``"train"``, ``"test"`` (MUSDB18 may also give ``"validation"``)
 ``mixture``        float32 array (channels, samples), full scale ±1 (sums may exceed it)
 ``sampling_rate``  int, Hz, of ``mixture`` and ``vocals``
@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
-import soundfile as sf
 
 from ..pitch.labels import frame_times
 from ..utils import require
@@ -51,6 +50,7 @@ logger = logging.getLogger(__name__)
 GRID_HOP_S = 0.02  # s: hop of the shared label grid (frame t centred at t * GRID_HOP_S)
 SPLITS = ("train", "test")
 ON_ERROR = ("raise", "skip")
+SPLIT_BY = ("singer", "clip")  # MIR-1K and MedleyDB: leak-free by singer (default), or the paper's 80/20 over clips
 SCHEMA_KEYS = (
     "id",
     "corpus",
@@ -126,6 +126,8 @@ def read_audio(
     Raises:
         CorpusError: missing, unreadable or empty file, or a channel count / rate other than asked.
     """
+    import soundfile as sf  # not at module level: `import majl_hf.data` stays light
+
     path = Path(path)
     if not path.is_file():
         raise CorpusError(path, "audio file not found")
@@ -145,6 +147,8 @@ def read_audio(
 
 def audio_info(path):
     """soundfile's header info (``samplerate``, ``channels``, ``frames``) or a :class:`CorpusError`."""
+    import soundfile as sf
+
     path = Path(path)
     if not path.is_file():
         raise CorpusError(path, "audio file not found")
@@ -278,6 +282,29 @@ def assign_split(group: str, *, seed: int = 0, test_fraction: float = 0.2) -> st
     return "test" if u < test_fraction else "train"
 
 
+def split_at_random(ids: Iterable[str], *, seed: int = 0, test_fraction: float = 0.2) -> dict[str, str]:
+    """``{id: "train" | "test"}``: exactly ``round(test_fraction · n)`` of the ``n`` distinct ids
+    drawn at random for ``test`` (the MAJL paper's "80/20 at random" over clips).
+
+    The draw is an order by ``sha256(f"{seed}:{id}")`` (the ids with the smallest hashes go to
+    ``test``): a seeded random permutation that is the same on every machine and Python/numpy
+    version. It depends on the whole set of ids (a clip added or removed can move the boundary by
+    one), unlike :func:`assign_split`, and a group (singer) can be on both sides.
+    """
+    if not 0.0 <= test_fraction <= 1.0:
+        raise ValueError(f"test_fraction must be in [0, 1], got {test_fraction}")
+    unique = sorted(set(str(i) for i in ids))
+    order = sorted(unique, key=lambda i: (hashlib.sha256(f"{int(seed)}:{i}".encode("utf-8")).digest(), i))
+    n_test = int(round(test_fraction * len(unique)))
+    test = set(order[:n_test])
+    return {i: ("test" if i in test else "train") for i in unique}
+
+
+def check_split_by(split_by: str, allowed: Sequence[str] = SPLIT_BY) -> None:
+    if split_by not in allowed:
+        raise ValueError(f"split_by must be one of {tuple(allowed)}, got {split_by!r}")
+
+
 def check_split(split: str | None, allowed: Sequence[str] = SPLITS) -> None:
     if split is not None and split not in allowed:
         raise ValueError(f"split must be None or one of {tuple(allowed)}, got {split!r}")
@@ -346,58 +373,3 @@ def files_fingerprint(paths: Iterable) -> str:
         except OSError:
             h.update(f"{p}\0missing\n".encode())
     return h.hexdigest()
-
-
-def _generate(corpus: str, split: str, kwargs: dict, fingerprint: str):
-    """Module-level generator for ``Dataset.from_generator`` (``fingerprint`` only keys the cache)."""
-    from . import ITERATORS
-
-    yield from ITERATORS[corpus](split=split, **kwargs)
-
-
-def build_dataset(
-    corpus: str,
-    kwargs: dict,
-    *,
-    split: str | None,
-    splits: Sequence[str],
-    fingerprint: str,
-    cache_dir=None,
-    keep_in_memory: bool = False,
-):
-    """Build a ``datasets.Dataset`` (one split) or ``DatasetDict`` (all ``splits``) from a corpus
-    iterator with ``Dataset.from_generator`` (cached under ``cache_dir``). An empty split becomes an
-    empty dataset with the schema's features (and a logged warning)."""
-    ds = require("datasets", "train")
-    feats = features()
-
-    def one(name: str):
-        try:
-            dataset = ds.Dataset.from_generator(
-                _generate,
-                features=feats,
-                cache_dir=None if cache_dir is None else str(cache_dir),
-                keep_in_memory=keep_in_memory,
-                gen_kwargs={"corpus": corpus, "split": name, "kwargs": kwargs, "fingerprint": fingerprint},
-            )
-        except ds.exceptions.DatasetGenerationError as err:
-            cause = err.__cause__ or err.__context__
-            if isinstance(cause, (CorpusError, DecoderNotFoundError)):
-                raise cause from None
-            if isinstance(cause, ValueError) and "corresponds to no data" in str(cause):
-                return _empty(ds, feats, corpus, name)
-            raise
-        except ValueError as err:  # datasets refuses a generator that yields nothing
-            if "corresponds to no data" not in str(err):
-                raise
-            return _empty(ds, feats, corpus, name)
-        return dataset
-
-    if split is not None:
-        return one(split)
-    return ds.DatasetDict({name: one(name) for name in splits})
-
-
-def _empty(ds, feats, corpus: str, split: str):
-    logger.warning("%s: split %r is empty", corpus, split)
-    return ds.Dataset.from_dict({k: [] for k in feats}, features=feats)

@@ -36,8 +36,14 @@ What an example holds (``corpus="medleydb"``, one per track):
 Label/audio length rule: annotation rows may run past the end of the audio by at most
 ``max_label_excess_s`` (default 0.5 s; cropped). A shorter annotation is normal (voiced-only).
 
-Split: 80/20 by ``group_by`` — ``"artist"`` (default, the metadata's artist: a singer never spans
-both splits) or ``"song"`` (the track name) — with :func:`~majl_hf.data.base.assign_split`.
+Split (``split_by``), both 80/20 and the same on every machine:
+
+- ``"singer"`` (the default): by the metadata's ``artist`` (the performer: a singer never spans both
+  splits; leak-free), with :func:`~majl_hf.data.base.assign_split` (sha256 of ``"<seed>:<artist>"``).
+  Large artists (Music Delta has dozens of tracks) make the realised share vary with the seed.
+- ``"clip"``: the MAJL paper's split, 80/20 at random over tracks
+  (:func:`~majl_hf.data.base.split_at_random`: exactly ``round(0.2 · n)`` test tracks of the ``n``
+  listed in ``Metadata/``, seeded). The Table 5 configurations use this one.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from __future__ import annotations
 import csv
 import logging
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -55,16 +61,14 @@ from .base import (
     CorpusError,
     assign_split,
     audio_info,
-    build_dataset,
-    check_on_error,
-    check_split,
-    files_fingerprint,
+    check_split_by,
     fit_length,
     grid_times,
-    guarded,
     make_example,
     read_audio,
+    split_at_random,
 )
+from .corpus import Corpus
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +89,6 @@ VOCAL_INSTRUMENTS = (
     "male speaker",
     "female speaker",
 )
-GROUP_BY = ("artist", "song")
 PITCH_DIRS = ("Pitch", "Pitch_Annotations")  # folders under Annotations/ searched for Pitch CSVs
 
 
@@ -203,10 +206,9 @@ def vocal_stems(meta: dict, vocal_instruments: Sequence[str] = VOCAL_INSTRUMENTS
     return sorted(stems, key=lambda ks: (str(ks[1].get("component", "")).strip() != "melody", _stem_number(ks[0])))
 
 
-def _tracks(root: Path, tracks: Sequence[str] | None) -> list[str]:
+def _listed_tracks(root: Path) -> list[str]:
+    """Every track with a ``Metadata/<Track>_METADATA.yaml``, by name."""
     meta_dir = root / "Metadata"
-    if tracks is not None:
-        return list(tracks)
     if not meta_dir.is_dir():
         raise CorpusError(meta_dir, "MedleyDB Metadata/ folder not found (is root the MedleyDB folder?)")
     found = sorted(p.name[: -len("_METADATA.yaml")] for p in meta_dir.glob("*_METADATA.yaml"))
@@ -215,78 +217,108 @@ def _tracks(root: Path, tracks: Sequence[str] | None) -> list[str]:
     return found
 
 
-def _group(track: str, meta: dict, group_by: str) -> str:
-    if group_by == "song":
-        return track
+def _artist(track: str, meta: dict) -> str:
     artist = meta.get("artist")
     return str(artist).strip() if artist else track
 
 
 # ---------------------------------------------------------------------------------------------
-# Iteration
+# The corpus
 
 
-def iter_medleydb(
-    root,
-    split: str | None = None,
-    *,
-    tracks: Sequence[str] | None = None,
-    seed: int = 0,
-    test_fraction: float = 0.2,
-    group_by: str = "artist",
-    vocal_instruments: Sequence[str] = VOCAL_INSTRUMENTS,
-    include_instrumental: bool = True,
-    on_error: str = "raise",
-    max_label_excess_s: float = DEFAULT_MAX_LABEL_EXCESS_S,
-    max_length_mismatch_s: float = DEFAULT_MAX_LENGTH_MISMATCH_S,
-) -> Iterator[dict]:
-    """Yield MedleyDB examples (the schema of :mod:`majl_hf.data.base`), one per track, by track name.
+class MedleyDB(Corpus):
+    """MedleyDB (module docstring): one example per track, by track name.
 
     Args:
         root: the MedleyDB folder (holding ``Audio/``, ``Metadata/``, ``Annotations/Pitch/``
             or ``Annotations/Pitch_Annotations/``).
         split: ``"train"``, ``"test"`` or ``None`` (all tracks, each tagged with its split).
-        tracks: track names to load (default: every ``Metadata/*_METADATA.yaml``).
+        split_by: ``"singer"`` (default; by the metadata's artist, leak-free) or ``"clip"`` (the
+            paper's 80/20 at random over tracks).
+        tracks: track names to load (default: every ``Metadata/*_METADATA.yaml``). With
+            ``split_by="clip"`` the split is still drawn over every listed track.
         seed: split seed (int).
-        test_fraction: share of groups (in expectation) put in the test split, in [0, 1].
-        group_by: ``"artist"`` (default) or ``"song"``: what may not straddle the split.
+        test_fraction: share put in the test split, in [0, 1] (of artists in expectation with
+            ``"singer"``, of tracks exactly with ``"clip"``).
         vocal_instruments: metadata instrument names that count as vocals (case-insensitive).
         include_instrumental: also yield instrumental tracks (silent vocals, all frames unvoiced).
         on_error: ``"raise"`` (default) or ``"skip"`` (log a warning and leave the track out).
         max_label_excess_s: seconds an annotation may run past the end of the audio (cropped).
         max_length_mismatch_s: seconds a stem may differ in length from the mix (padded/cropped).
     """
-    check_split(split)
-    check_on_error(on_error)
-    if group_by not in GROUP_BY:
-        raise ValueError(f"group_by must be one of {GROUP_BY}, got {group_by!r}")
-    root = Path(root)
-    names = _tracks(root, tracks)
 
-    def planned():
+    name = CORPUS
+    display_name = "MedleyDB"
+    licence = LICENCE
+    labels = frozenset({"vocals", "f0"})
+    ids_option = "tracks"
+
+    def __init__(
+        self,
+        root,
+        *,
+        split: str | None = None,
+        split_by: str = "singer",
+        tracks: Sequence[str] | None = None,
+        seed: int = 0,
+        test_fraction: float = 0.2,
+        vocal_instruments: Sequence[str] = VOCAL_INSTRUMENTS,
+        include_instrumental: bool = True,
+        on_error: str = "raise",
+        max_label_excess_s: float = DEFAULT_MAX_LABEL_EXCESS_S,
+        max_length_mismatch_s: float = DEFAULT_MAX_LENGTH_MISMATCH_S,
+    ):
+        check_split_by(split_by)
+        if not 0.0 <= test_fraction <= 1.0:
+            raise ValueError(f"test_fraction must be in [0, 1], got {test_fraction}")
+        if isinstance(tracks, str):
+            raise ValueError(f"tracks must be a list of track names, got the string {tracks!r}")
+        self.split_by = split_by
+        self.tracks = None if tracks is None else list(tracks)
+        self.seed = int(seed)
+        self.test_fraction = float(test_fraction)
+        self.vocal_instruments = tuple(vocal_instruments)
+        self.include_instrumental = bool(include_instrumental)
+        self.max_label_excess_s = float(max_label_excess_s)
+        self.max_length_mismatch_s = float(max_length_mismatch_s)
+        super().__init__(root, split=split, on_error=on_error)
+
+    def track_names(self) -> list[str]:
+        """The tracks this instance reads: ``tracks``, or every track listed in ``Metadata/``."""
+        return list(self.tracks) if self.tracks is not None else _listed_tracks(self.root)
+
+    def _items(self):
+        names = self.track_names()
+        by_clip = None
+        if self.split_by == "clip":  # drawn over every listed track, so that `tracks` does not move it
+            listed = _listed_tracks(self.root) if (self.root / "Metadata").is_dir() else []
+            by_clip = split_at_random(set(listed) | set(names), seed=self.seed, test_fraction=self.test_fraction)
         for track in names:
             try:
-                meta = read_metadata(root / "Metadata" / f"{track}_METADATA.yaml")
+                meta = read_metadata(self.root / "Metadata" / f"{track}_METADATA.yaml")
             except CorpusError as err:
-                if on_error == "raise":
+                if self.on_error == "raise":
                     raise
                 logger.warning("skipping %s: %s", err.path, err.problem)
                 continue
-            track_split = assign_split(_group(track, meta, group_by), seed=seed, test_fraction=test_fraction)
-            if split is not None and track_split != split:
+            if by_clip is not None:
+                track_split = by_clip[track]
+            else:
+                track_split = assign_split(_artist(track, meta), seed=self.seed, test_fraction=self.test_fraction)
+            if self.split is not None and track_split != self.split:
                 continue
             yield track, meta, track_split
 
-    def build(item) -> dict:
+    def _build(self, item) -> dict:
         track, meta, track_split = item
-        meta_path = root / "Metadata" / f"{track}_METADATA.yaml"
-        track_dir = root / "Audio" / track
+        meta_path = self.root / "Metadata" / f"{track}_METADATA.yaml"
+        track_dir = self.root / "Audio" / track
         mix_path = track_dir / str(meta.get("mix_filename") or f"{track}_MIX.wav")
-        voc = vocal_stems(meta, vocal_instruments)
+        voc = vocal_stems(meta, self.vocal_instruments)
         instrumental = str(meta.get("instrumental", "")).strip().lower() in ("yes", "true")
         if not voc and not instrumental:
             raise CorpusError(meta_path, "track is not marked instrumental but lists no vocal stem")
-        if not voc and not include_instrumental:
+        if not voc and not self.include_instrumental:
             raise CorpusError(meta_path, "instrumental track (include_instrumental=False)")
         mixture, sr = read_audio(mix_path)
         n = mixture.shape[1]
@@ -294,26 +326,28 @@ def iter_medleydb(
         f0 = np.zeros(len(grid_times(n, sr)), dtype=np.float64)
         if voc:
             stem_dir = track_dir / str(meta.get("stem_dir") or f"{track}_STEMS")
-            tolerance = int(round(max_length_mismatch_s * sr))
+            tolerance = int(round(self.max_length_mismatch_s * sr))
             annotated = 0
             for key, stem in voc:
                 stem_path = stem_dir / stem["filename"]
                 if not stem_path.is_file():
-                    raise CorpusError(stem_path, f"vocal stem {key} ({stem.get('instrument')}) listed in metadata is missing")
+                    raise CorpusError(
+                        stem_path, f"vocal stem {key} ({stem.get('instrument')}) listed in metadata is missing"
+                    )
                 info = audio_info(stem_path)
                 if info.samplerate != sr:
                     raise CorpusError(stem_path, f"stem rate {info.samplerate} Hz differs from the mix's {sr} Hz")
                 audio, _ = read_audio(stem_path, channels=mixture.shape[0])
                 vocals += fit_length(audio, n, path=stem_path, what="vocal stem", tolerance_samples=tolerance)
-                csv_path = find_pitch_csv(root, stem["filename"])
+                csv_path = find_pitch_csv(self.root, stem["filename"])
                 if not csv_path.is_file():
                     logger.info("%s: vocal stem %s has no pitch annotation %s", track, key, csv_path)
                     continue
-                stem_f0 = pitch_csv_on_grid(csv_path, n, sr, max_label_excess_s=max_label_excess_s)
+                stem_f0 = pitch_csv_on_grid(csv_path, n, sr, max_label_excess_s=self.max_label_excess_s)
                 f0 = np.where(f0 > 0, f0, stem_f0)  # earlier (higher-priority) stems win
                 annotated += 1
             if annotated == 0:
-                expected = find_pitch_csv(root, voc[0][1]["filename"])
+                expected = find_pitch_csv(self.root, voc[0][1]["filename"])
                 raise CorpusError(expected, "pitch annotation (CSV) not found for any vocal stem of this track")
         return make_example(
             id=track,
@@ -326,58 +360,16 @@ def iter_medleydb(
             licence=LICENCE,
         )
 
-    yield from guarded(planned(), build, on_error, logger)
+
+    def files(self) -> list[Path]:
+        root, out = self.root, []
+        for t in self.track_names():
+            out += [root / "Metadata" / f"{t}_METADATA.yaml", root / "Audio" / t / f"{t}_MIX.wav"]
+            out += list((root / "Audio" / t / f"{t}_STEMS").glob("*.wav"))
+            for d in PITCH_DIRS:
+                out += list((root / "Annotations" / d).glob(f"{t}_STEM_*.csv"))
+        return out
 
 
-def load_medleydb(
-    root,
-    split: str | None = None,
-    *,
-    tracks: Sequence[str] | None = None,
-    seed: int = 0,
-    test_fraction: float = 0.2,
-    group_by: str = "artist",
-    vocal_instruments: Sequence[str] = VOCAL_INSTRUMENTS,
-    include_instrumental: bool = True,
-    on_error: str = "raise",
-    max_label_excess_s: float = DEFAULT_MAX_LABEL_EXCESS_S,
-    max_length_mismatch_s: float = DEFAULT_MAX_LENGTH_MISMATCH_S,
-    cache_dir=None,
-    keep_in_memory: bool = False,
-):
-    """MedleyDB as a ``datasets.Dataset`` (one ``split``) or ``DatasetDict`` (``train``/``test``).
-
-    Same arguments as :func:`iter_medleydb`, plus ``cache_dir`` and ``keep_in_memory``. Needs the
-    ``train`` extra.
-    """
-    check_split(split)
-    check_on_error(on_error)
-    root = Path(root).resolve()
-    names = _tracks(root, tracks)
-    kwargs = dict(
-        root=str(root),
-        tracks=list(names),
-        seed=seed,
-        test_fraction=test_fraction,
-        group_by=group_by,
-        vocal_instruments=list(vocal_instruments),
-        include_instrumental=include_instrumental,
-        on_error=on_error,
-        max_label_excess_s=max_label_excess_s,
-        max_length_mismatch_s=max_length_mismatch_s,
-    )
-    paths = []
-    for t in names:
-        paths += [root / "Metadata" / f"{t}_METADATA.yaml", root / "Audio" / t / f"{t}_MIX.wav"]
-        paths += list((root / "Audio" / t / f"{t}_STEMS").glob("*.wav"))
-        for d in PITCH_DIRS:
-            paths += list((root / "Annotations" / d).glob(f"{t}_STEM_*.csv"))
-    return build_dataset(
-        CORPUS,
-        kwargs,
-        split=split,
-        splits=("train", "test"),
-        fingerprint=files_fingerprint(paths),
-        cache_dir=cache_dir,
-        keep_in_memory=keep_in_memory,
-    )
+iter_medleydb = MedleyDB.iterate  # the function forms of before: iter_medleydb(root, split, **options)
+load_medleydb = MedleyDB.load

@@ -26,40 +26,67 @@ it by at most ``max_label_excess_s`` (default 2.5 s; the excess is cropped). The
 default lets the mirdata test excerpt ``amy_3_01`` load (its audio was cut to 2.0 s, its label
 kept 3.98 s); anything beyond either tolerance is a :class:`~majl_hf.data.base.CorpusError`.
 
-Split: 80/20 by singer (the ``<singer>`` part of the file name), with
-:func:`~majl_hf.data.base.assign_split` (sha256 of ``"<seed>:<singer>"``): no singer is in both
-splits, and the assignment is the same on every machine.
+Split (``split_by``), both 80/20 and the same on every machine:
+
+- ``"singer"`` (the default): by singer (the ``<singer>`` part of the file name), with
+  :func:`~majl_hf.data.base.assign_split` (sha256 of ``"<seed>:<singer>"``): no singer is in both
+  splits (leak-free); with 19 singers the realised test share varies with the seed (3–5 singers).
+- ``"clip"``: the MAJL paper's split, 80/20 at random over clips
+  (:func:`~majl_hf.data.base.split_at_random`: exactly ``round(0.2 · n)`` test clips, seeded); a
+  singer is usually on both sides. The Table 5 configurations use this one.
+
+The ``.pv`` reader (:func:`read_mir1k_pv`) lives here; ``majl_hf.pitch`` re-exports it.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
-from ..pitch.labels import MIR1K_HOP_S, read_mir1k_pv, resample_f0
-from .base import (
-    CorpusError,
-    assign_split,
-    build_dataset,
-    check_on_error,
-    check_split,
-    files_fingerprint,
-    grid_times,
-    guarded,
-    make_example,
-    read_audio,
-)
+from ..pitch.convert import midi_to_hz
+from ..pitch.labels import frame_times, resample_f0
+from .base import CorpusError, assign_split, check_split_by, grid_times, make_example, read_audio, split_at_random
+from .corpus import Corpus
 
 logger = logging.getLogger(__name__)
 
 CORPUS = "mir1k"
 LICENCE = "MIR-1K: no licence stated; research use (NTHU/NTU MIR Lab)"
 MIR1K_SAMPLING_RATE = 16000  # Hz
+MIR1K_HOP_S = 0.02  # s: MIR-1K label hop
+MIR1K_FIRST_CENTRE_S = 0.02  # s: frame i covers [0.02 i, 0.02 i + 0.04], centre 0.02 i + 0.02
 DEFAULT_MAX_LABEL_SHORTFALL_S = 0.2  # s: .pv may stop this much before the last grid frame
 DEFAULT_MAX_LABEL_EXCESS_S = 2.5  # s: .pv may run this much past the last grid frame (cropped)
+
+
+def read_mir1k_pv(path) -> tuple[np.ndarray, np.ndarray]:
+    """Read a MIR-1K ``PitchLabel/*.pv`` file: one MIDI semitone per 20 ms frame, ``0`` = unvoiced.
+
+    Returns ``(times_s, f0_hz)`` at the frame centres (0.02·i + 0.02 s). Raises
+    ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file and line on a
+    malformed value.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"MIR-1K pitch label not found: {path}")
+    values = []
+    for lineno, line in enumerate(path.read_text(encoding="ascii", errors="strict").splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            v = float(line)
+        except ValueError:
+            raise ValueError(f"{path}:{lineno}: expected a MIDI semitone number, got {line!r}") from None
+        if not np.isfinite(v) or v < 0 or v > 127:
+            raise ValueError(f"{path}:{lineno}: semitone {v} outside 0..127 (0 = unvoiced)")
+        values.append(v)
+    if not values:
+        raise ValueError(f"{path}: empty pitch label file")
+    semis = np.asarray(values)
+    return frame_times(len(semis), MIR1K_HOP_S, MIR1K_FIRST_CENTRE_S), midi_to_hz(semis)
 
 
 def singer_of(clip_id: str) -> str:
@@ -122,54 +149,81 @@ def mir1k_f0_on_grid(
     return resample_f0(times_src, f0_src, times_dst, max_gap_s=0.5 * MIR1K_HOP_S + 1e-6)
 
 
-def iter_mir1k(
-    root,
-    split: str | None = None,
-    *,
-    seed: int = 0,
-    test_fraction: float = 0.2,
-    with_f0: bool = True,
-    on_error: str = "raise",
-    max_label_shortfall_s: float = DEFAULT_MAX_LABEL_SHORTFALL_S,
-    max_label_excess_s: float = DEFAULT_MAX_LABEL_EXCESS_S,
-) -> Iterator[dict]:
-    """Yield MIR-1K examples (the schema of :mod:`majl_hf.data.base`) as numpy dicts, in file-name order.
+class MIR1K(Corpus):
+    """MIR-1K (module docstring): one example per ``Wavfile/*.wav`` clip, in file-name order.
 
     Args:
         root: the MIR-1K folder (holding ``Wavfile/`` and ``PitchLabel/``).
         split: ``"train"``, ``"test"`` or ``None`` (all clips, each tagged with its split).
+        split_by: ``"singer"`` (default; leak-free, no singer in both splits) or ``"clip"`` (the
+            paper's 80/20 at random over clips).
         seed: split seed (int).
-        test_fraction: share of singers (in expectation) put in the test split, in [0, 1].
+        test_fraction: share put in the test split, in [0, 1] (of singers in expectation with
+            ``"singer"``, of clips exactly with ``"clip"``).
         with_f0: read ``PitchLabel/*.pv`` (default). ``False`` gives separation-only examples
             (``has_f0`` False) and needs no label files.
         on_error: ``"raise"`` (default) or ``"skip"`` (log a warning and leave the clip out).
         max_label_shortfall_s: seconds the label may stop before the audio's last grid frame.
         max_label_excess_s: seconds the label may run past the audio's last grid frame (cropped).
     """
-    check_split(split)
-    check_on_error(on_error)
-    root = Path(root)
-    clips = _clips(root)
-    if split is not None:
-        clips = [c for c in clips if assign_split(singer_of(c), seed=seed, test_fraction=test_fraction) == split]
 
-    def build(clip: str) -> dict:
-        wav = root / "Wavfile" / f"{clip}.wav"
-        audio, sr = read_audio(wav, channels=2)
+    name = CORPUS
+    display_name = "MIR-1K"
+    licence = LICENCE
+    labels = frozenset({"vocals", "f0"})
+
+    def __init__(
+        self,
+        root,
+        *,
+        split: str | None = None,
+        split_by: str = "singer",
+        seed: int = 0,
+        test_fraction: float = 0.2,
+        with_f0: bool = True,
+        on_error: str = "raise",
+        max_label_shortfall_s: float = DEFAULT_MAX_LABEL_SHORTFALL_S,
+        max_label_excess_s: float = DEFAULT_MAX_LABEL_EXCESS_S,
+    ):
+        check_split_by(split_by)
+        if not 0.0 <= test_fraction <= 1.0:
+            raise ValueError(f"test_fraction must be in [0, 1], got {test_fraction}")
+        self.split_by = split_by
+        self.seed = int(seed)
+        self.test_fraction = float(test_fraction)
+        self.with_f0 = bool(with_f0)
+        self.max_label_shortfall_s = float(max_label_shortfall_s)
+        self.max_label_excess_s = float(max_label_excess_s)
+        super().__init__(root, split=split, on_error=on_error)
+
+    def splits_of(self, clips: list[str]) -> dict[str, str]:
+        """``{clip: split}`` under this instance's ``split_by`` / ``seed`` / ``test_fraction``."""
+        if self.split_by == "clip":
+            return split_at_random(clips, seed=self.seed, test_fraction=self.test_fraction)
+        return {c: assign_split(singer_of(c), seed=self.seed, test_fraction=self.test_fraction) for c in clips}
+
+    def _items(self):
+        clips = _clips(self.root)
+        splits = self.splits_of(clips)  # over every clip on disk, whatever the selected split
+        return [(c, splits[c]) for c in clips if self.split is None or splits[c] == self.split]
+
+    def _build(self, item) -> dict:
+        clip, clip_split = item
+        audio, sr = read_audio(self.root / "Wavfile" / f"{clip}.wav", channels=2)
         accompaniment, vocals = audio[0:1], audio[1:2]
         f0 = None
-        if with_f0:
+        if self.with_f0:
             f0 = mir1k_f0_on_grid(
-                root / "PitchLabel" / f"{clip}.pv",
+                self.root / "PitchLabel" / f"{clip}.pv",
                 audio.shape[1],
                 sr,
-                max_label_shortfall_s=max_label_shortfall_s,
-                max_label_excess_s=max_label_excess_s,
+                max_label_shortfall_s=self.max_label_shortfall_s,
+                max_label_excess_s=self.max_label_excess_s,
             )
         return make_example(
             id=clip,
             corpus=CORPUS,
-            split=assign_split(singer_of(clip), seed=seed, test_fraction=test_fraction),
+            split=clip_split,
             mixture=accompaniment + vocals,  # 0 dB mix: plain sum
             vocals=vocals,
             sampling_rate=sr,
@@ -177,47 +231,13 @@ def iter_mir1k(
             licence=LICENCE,
         )
 
-    yield from guarded(clips, build, on_error, logger)
+    def files(self) -> list[Path]:
+        clips = _clips(self.root)
+        out = [self.root / "Wavfile" / f"{c}.wav" for c in clips]
+        if self.with_f0:
+            out += [self.root / "PitchLabel" / f"{c}.pv" for c in clips]
+        return out
 
 
-def load_mir1k(
-    root,
-    split: str | None = None,
-    *,
-    seed: int = 0,
-    test_fraction: float = 0.2,
-    with_f0: bool = True,
-    on_error: str = "raise",
-    max_label_shortfall_s: float = DEFAULT_MAX_LABEL_SHORTFALL_S,
-    max_label_excess_s: float = DEFAULT_MAX_LABEL_EXCESS_S,
-    cache_dir=None,
-    keep_in_memory: bool = False,
-):
-    """MIR-1K as a ``datasets.Dataset`` (one ``split``) or ``DatasetDict`` (``train``/``test``).
-
-    Same arguments as :func:`iter_mir1k`, plus ``cache_dir`` (the ``datasets`` cache folder,
-    default ``~/.cache/huggingface/datasets``) and ``keep_in_memory``. Needs the ``train`` extra.
-    """
-    check_split(split)
-    check_on_error(on_error)
-    root = Path(root).resolve()
-    clips = _clips(root)
-    kwargs = dict(
-        root=str(root),
-        seed=seed,
-        test_fraction=test_fraction,
-        with_f0=with_f0,
-        on_error=on_error,
-        max_label_shortfall_s=max_label_shortfall_s,
-        max_label_excess_s=max_label_excess_s,
-    )
-    paths = [root / "Wavfile" / f"{c}.wav" for c in clips] + [root / "PitchLabel" / f"{c}.pv" for c in clips]
-    return build_dataset(
-        CORPUS,
-        kwargs,
-        split=split,
-        splits=("train", "test"),
-        fingerprint=files_fingerprint(paths),
-        cache_dir=cache_dir,
-        keep_in_memory=keep_in_memory,
-    )
+iter_mir1k = MIR1K.iterate  # the function forms of before: iter_mir1k(root, split, **options)
+load_mir1k = MIR1K.load

@@ -8,7 +8,7 @@ Folder trees::
       metadata.csv                      song_id,youtube_link,orig_id,labeler,verifier
       README
 
-    <audio_root>/                       the audio the user downloaded; any of these layouts:
+    <root>/                             the audio the user downloaded; any of these layouts:
       train/<id>/Mixture.mp3            (the official get_youtube.py layout: #1–#400)
       test/<id>/Mixture.mp3             (#401–#500)
       <id>/Mixture.<ext>
@@ -30,6 +30,8 @@ file is a missing-label error. Notes may run past the end of the audio by at mos
 Split: the official one (README): songs #1–#400 ``train``, #401–#500 ``test``. When
 ``metadata.csv`` is found (``metadata_path``, default beside the note file) every song id must be
 listed in it.
+
+The corpus's ``root`` is the audio folder; the note file is the option ``notes_path`` (required).
 """
 
 from __future__ import annotations
@@ -39,22 +41,13 @@ import json
 import logging
 import math
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from ..pitch.convert import midi_to_hz
-from .base import (
-    CorpusError,
-    build_dataset,
-    check_on_error,
-    check_split,
-    files_fingerprint,
-    grid_times,
-    guarded,
-    make_example,
-    read_audio,
-)
+from .base import CorpusError, grid_times, make_example, read_audio
+from .corpus import Corpus
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +90,9 @@ def read_notes(path) -> dict[str, np.ndarray]:
             ok = isinstance(note, (list, tuple)) and len(note) == 3
             ok = ok and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in note)
             if not ok:
-                raise CorpusError(path, f"song {song}, note {j}: expected [onset_s, offset_s, midi_pitch], got {note!r}")
+                raise CorpusError(
+                    path, f"song {song}, note {j}: expected [onset_s, offset_s, midi_pitch], got {note!r}"
+                )
             onset, offset, pitch = (float(v) for v in note)
             if not all(math.isfinite(v) for v in (onset, offset, pitch)) or onset < 0 or offset <= onset:
                 raise CorpusError(path, f"song {song}, note {j}: needs 0 <= onset < offset, got {note!r}")
@@ -179,22 +174,14 @@ def _plan(audio_root: Path, notes_path: Path, metadata_path, song_ids):
     return dict(sorted(audio.items(), key=lambda kv: int(kv[0]))), metadata_path
 
 
-def iter_mirst500(
-    audio_root,
-    notes_path,
-    split: str | None = None,
-    *,
-    metadata_path=None,
-    song_ids: Sequence | None = None,
-    on_error: str = "raise",
-    max_label_excess_s: float = DEFAULT_MAX_LABEL_EXCESS_S,
-) -> Iterator[dict]:
-    """Yield MIR-ST500 examples (the schema of :mod:`majl_hf.data.base`), one per song with audio.
+class MIRST500(Corpus):
+    """MIR-ST500 (module docstring): one example per song whose audio is found, by song number.
 
     Args:
-        audio_root: the folder holding the downloaded audio (layouts in the module docstring).
-        notes_path: the note file (``MIR-ST500_corrected.json`` or one in its format).
+        root: the folder holding the downloaded audio (layouts in the module docstring).
         split: ``"train"`` (#1–#400), ``"test"`` (#401–#500) or ``None``.
+        notes_path: the note file (``MIR-ST500_corrected.json`` or one in its format); required.
+        audio_root: another name for ``root`` (the key of data-source dicts); give one of the two.
         metadata_path: ``metadata.csv``; default the one beside ``notes_path`` when present. Every
             song id must then be listed in it.
         song_ids: restrict to these ids.
@@ -202,33 +189,73 @@ def iter_mirst500(
             A malformed note or metadata file always raises.
         max_label_excess_s: seconds the notes may run past the end of the audio (cropped).
     """
-    check_split(split)
-    check_on_error(on_error)
-    audio_root, notes_path = Path(audio_root), Path(notes_path)
-    audio, metadata_path = _plan(audio_root, notes_path, metadata_path, song_ids)
-    notes = read_notes(notes_path)
-    known = read_metadata_ids(metadata_path) if metadata_path is not None else None
-    missing_audio = sorted(set(notes) - set(audio), key=int)
-    if missing_audio and song_ids is None:
-        logger.info("MIR-ST500: %d songs of %s have no audio under %s", len(missing_audio), notes_path, audio_root)
-    items = [(sid, p) for sid, p in audio.items() if split is None or official_split(sid) == split]
 
-    def build(item) -> dict:
-        sid, path = item
+    name = CORPUS
+    display_name = "MIR-ST500"
+    licence = LICENCE
+    labels = frozenset({"f0", "notes"})
+    ids_option = "song_ids"
+
+    def __init__(
+        self,
+        root=None,
+        *,
+        split: str | None = None,
+        notes_path=None,
+        audio_root=None,
+        metadata_path=None,
+        song_ids: Sequence | None = None,
+        on_error: str = "raise",
+        max_label_excess_s: float = DEFAULT_MAX_LABEL_EXCESS_S,
+    ):
+        if audio_root is not None and root is not None and Path(audio_root) != Path(root):
+            raise ValueError(f"MIR-ST500: root {root!r} and audio_root {audio_root!r} differ (give one of them)")
+        root = root if root is not None else audio_root
+        if notes_path is None:
+            raise ValueError("MIR-ST500 needs notes_path (MIR-ST500_corrected.json or a file in its format)")
+        if isinstance(song_ids, (str, int)):
+            raise ValueError(f"song_ids must be a list of song ids, got {song_ids!r}")
+        self.notes_path = Path(notes_path)
+        self.audio_root = None  # folded into root
+        self.metadata_path = None if metadata_path is None else Path(metadata_path)
+        self.song_ids = None if song_ids is None else [str(int(i)) for i in song_ids]
+        self.max_label_excess_s = float(max_label_excess_s)
+        super().__init__(root, split=split, on_error=on_error)
+
+    def _plan(self):
+        return _plan(self.root, self.notes_path, self.metadata_path, self.song_ids)
+
+    def _items(self):
+        audio, metadata_path = self._plan()
+        notes = read_notes(self.notes_path)
+        known = read_metadata_ids(metadata_path) if metadata_path is not None else None
+        missing_audio = sorted(set(notes) - set(audio), key=int)
+        if missing_audio and self.song_ids is None:
+            logger.info(
+                "MIR-ST500: %d songs of %s have no audio under %s", len(missing_audio), self.notes_path, self.root
+            )
+        return [
+            (sid, p, notes, known, metadata_path)
+            for sid, p in audio.items()
+            if self.split is None or official_split(sid) == self.split
+        ]
+
+    def _build(self, item) -> dict:
+        sid, path, notes, known, metadata_path = item
         if known is not None and sid not in known:
             raise CorpusError(path, f"song id {sid} is not in {metadata_path}")
         if sid not in notes:
-            raise CorpusError(path, f"no notes for song {sid} in {notes_path} (missing label)")
+            raise CorpusError(path, f"no notes for song {sid} in {self.notes_path} (missing label)")
         mixture, sr = read_audio(path)
         if mixture.shape[0] > 2:
             raise CorpusError(path, f"expected mono or stereo audio, found {mixture.shape[0]} channels")
         duration = mixture.shape[1] / sr
         song_notes = notes[sid]
-        if len(song_notes) and song_notes[:, 1].max() - duration > max_label_excess_s:
+        if len(song_notes) and song_notes[:, 1].max() - duration > self.max_label_excess_s:
             raise CorpusError(
-                notes_path,
+                self.notes_path,
                 f"song {sid}: notes run to {song_notes[:, 1].max():.2f} s but {path.name} lasts {duration:.2f} s "
-                f"(tolerance {max_label_excess_s} s): another version of the song?",
+                f"(tolerance {self.max_label_excess_s} s): another version of the song?",
             )
         f0 = notes_to_f0(song_notes, grid_times(mixture.shape[1], sr))
         return make_example(
@@ -242,45 +269,16 @@ def iter_mirst500(
             licence=LICENCE,
         )
 
-    yield from guarded(items, build, on_error, logger)
+    def files(self) -> list[Path]:
+        audio, metadata_path = self._plan()
+        return list(audio.values()) + [self.notes_path] + ([metadata_path] if metadata_path else [])
 
 
-def load_mirst500(
-    audio_root,
-    notes_path,
-    split: str | None = None,
-    *,
-    metadata_path=None,
-    song_ids: Sequence | None = None,
-    on_error: str = "raise",
-    max_label_excess_s: float = DEFAULT_MAX_LABEL_EXCESS_S,
-    cache_dir=None,
-    keep_in_memory: bool = False,
-):
-    """MIR-ST500 as a ``datasets.Dataset`` (one ``split``) or ``DatasetDict`` (``train``/``test``).
+def iter_mirst500(audio_root, notes_path, split: str | None = None, **options):
+    """The function form of before: ``iter(MIRST500(audio_root, split=split, notes_path=notes_path, **options))``."""
+    return MIRST500.iterate(audio_root, split, notes_path=notes_path, **options)
 
-    Same arguments as :func:`iter_mirst500`, plus ``cache_dir`` and ``keep_in_memory``. Needs the
-    ``train`` extra.
-    """
-    check_split(split)
-    check_on_error(on_error)
-    audio_root, notes_path = Path(audio_root).resolve(), Path(notes_path).resolve()
-    audio, metadata_path = _plan(audio_root, notes_path, metadata_path, song_ids)
-    kwargs = dict(
-        audio_root=str(audio_root),
-        notes_path=str(notes_path),
-        metadata_path=None if metadata_path is None else str(metadata_path),
-        song_ids=None if song_ids is None else list(song_ids),
-        on_error=on_error,
-        max_label_excess_s=max_label_excess_s,
-    )
-    paths = list(audio.values()) + [notes_path] + ([metadata_path] if metadata_path else [])
-    return build_dataset(
-        CORPUS,
-        kwargs,
-        split=split,
-        splits=("train", "test"),
-        fingerprint=files_fingerprint(paths),
-        cache_dir=cache_dir,
-        keep_in_memory=keep_in_memory,
-    )
+
+def load_mirst500(audio_root, notes_path, split: str | None = None, **options):
+    """The function form of before: ``MIRST500(audio_root, notes_path=..., ...).to_dataset(...)``."""
+    return MIRST500.load(audio_root, split, notes_path=notes_path, **options)

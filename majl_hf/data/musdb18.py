@@ -32,21 +32,12 @@ import logging
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from .base import (
-    CorpusError,
-    DecoderNotFoundError,
-    build_dataset,
-    check_on_error,
-    check_split,
-    files_fingerprint,
-    guarded,
-    make_example,
-    read_audio,
-)
+from .base import CorpusError, DecoderNotFoundError, make_example, read_audio
+from .corpus import Corpus
 
 logger = logging.getLogger(__name__)
 
@@ -138,16 +129,8 @@ def _plan(root: Path, fmt: str, tracks: Sequence[str] | None) -> list[tuple[str,
     return plan
 
 
-def iter_musdb18(
-    root,
-    split: str | None = None,
-    *,
-    tracks: Sequence[str] | None = None,
-    fmt: str = "auto",
-    validation: bool = False,
-    on_error: str = "raise",
-) -> Iterator[dict]:
-    """Yield MUSDB18(-HQ) examples (the schema of :mod:`majl_hf.data.base`), one per track.
+class MUSDB18(Corpus):
+    """MUSDB18 or MUSDB18-HQ (module docstring): one example per track.
 
     Args:
         root: the MUSDB18 or MUSDB18-HQ folder (holding ``train/`` and/or ``test/``).
@@ -159,12 +142,42 @@ def iter_musdb18(
         on_error: ``"raise"`` (default) or ``"skip"`` (log a warning and leave the track out).
             A missing ffmpeg is not bad data: it raises :class:`DecoderNotFoundError` either way.
     """
-    check_split(split, ("train", "test", "validation") if validation else ("train", "test"))
-    check_on_error(on_error)
-    root = Path(root)
-    plan = [x for x in _plan(root, fmt, tracks) if split is None or _folder_split(x[0], x[1], validation) == split]
 
-    def build(item) -> dict:
+    name = CORPUS
+    display_name = "MUSDB18"
+    licence = LICENCE
+    labels = frozenset({"vocals"})
+    ids_option = "tracks"
+    museval_by_default = True  # SiSEC / MUSDB18 convention: BSS Eval v4, median over windows and tracks
+
+    def __init__(
+        self,
+        root,
+        *,
+        split: str | None = None,
+        tracks: Sequence[str] | None = None,
+        fmt: str = "auto",
+        validation: bool = False,
+        on_error: str = "raise",
+    ):
+        if fmt not in FORMATS:
+            raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
+        if isinstance(tracks, str):
+            raise ValueError(f"tracks must be a list of track names, got the string {tracks!r}")
+        self.tracks = None if tracks is None else list(tracks)
+        self.fmt = fmt
+        self.validation = bool(validation)
+        super().__init__(root, split=split, on_error=on_error)
+
+    @property
+    def available_splits(self) -> tuple:
+        return ("train", "validation", "test") if self.validation else ("train", "test")
+
+    def _items(self):
+        plan = _plan(self.root, self.fmt, self.tracks)
+        return [x for x in plan if self.split is None or _folder_split(x[0], x[1], self.validation) == self.split]
+
+    def _build(self, item) -> dict:
         folder, track, kind, path = item
         if kind == "wav":
             mixture, sr = read_audio(path / "mixture.wav")
@@ -184,7 +197,7 @@ def iter_musdb18(
         return make_example(
             id=track,
             corpus=CORPUS,
-            split=_folder_split(folder, track, validation),
+            split=_folder_split(folder, track, self.validation),
             mixture=mixture,
             vocals=vocals,
             sampling_rate=sr,
@@ -192,44 +205,13 @@ def iter_musdb18(
             licence=LICENCE,
         )
 
-    yield from guarded(plan, build, on_error, logger)
+
+    def files(self) -> list[Path]:
+        out = []
+        for _, _, kind, p in _plan(self.root, self.fmt, self.tracks):
+            out += [p] if kind == "stem" else [p / "mixture.wav", p / "vocals.wav"]
+        return out
 
 
-def load_musdb18(
-    root,
-    split: str | None = None,
-    *,
-    tracks: Sequence[str] | None = None,
-    fmt: str = "auto",
-    validation: bool = False,
-    on_error: str = "raise",
-    cache_dir=None,
-    keep_in_memory: bool = False,
-):
-    """MUSDB18(-HQ) as a ``datasets.Dataset`` (one ``split``) or ``DatasetDict`` (``train``/``test``
-    [/``validation``]). Same arguments as :func:`iter_musdb18`, plus ``cache_dir`` and
-    ``keep_in_memory``. Needs the ``train`` extra."""
-    splits = ("train", "validation", "test") if validation else ("train", "test")
-    check_split(split, splits)
-    check_on_error(on_error)
-    root = Path(root).resolve()
-    plan = _plan(root, fmt, tracks)
-    paths = []
-    for _, _, kind, p in plan:
-        paths += [p] if kind == "stem" else [p / "mixture.wav", p / "vocals.wav"]
-    kwargs = dict(
-        root=str(root),
-        tracks=[x[1] for x in plan],
-        fmt=fmt,
-        validation=validation,
-        on_error=on_error,
-    )
-    return build_dataset(
-        CORPUS,
-        kwargs,
-        split=split,
-        splits=splits,
-        fingerprint=files_fingerprint(paths),
-        cache_dir=cache_dir,
-        keep_in_memory=keep_in_memory,
-    )
+iter_musdb18 = MUSDB18.iterate  # the function forms of before: iter_musdb18(root, split, **options)
+load_musdb18 = MUSDB18.load

@@ -34,8 +34,19 @@ SUMMARY_NAMES = {"nsdr": "gnsdr"}
 GROUP_KEYS = ("method", "extra", "dataset")
 PERCENT_METRICS = ("rpa", "rca", "oa", "vr", "vfa")
 TABLE2_METRICS = ("sdr", "gnsdr", "rpa", "rca")
-_LABELS = {"sdr": "SDR", "gnsdr": "GNSDR", "nsdr": "NSDR", "rpa": "RPA", "rca": "RCA", "oa": "OA",
-           "vr": "VR", "vfa": "VFA", "sir": "SIR", "sar": "SAR", "isr": "ISR"}
+_LABELS = {
+    "sdr": "SDR",
+    "gnsdr": "GNSDR",
+    "nsdr": "NSDR",
+    "rpa": "RPA",
+    "rca": "RCA",
+    "oa": "OA",
+    "vr": "VR",
+    "vfa": "VFA",
+    "sir": "SIR",
+    "sar": "SAR",
+    "isr": "ISR",
+}
 MISSING = "---"  # how the paper's Table 2 prints an absent value
 
 
@@ -246,6 +257,8 @@ def table2_markdown(
                 cells.append(MISSING)
                 continue
             text = f"{v:.{digits}f}"
-            cells.append(f"**{text}**" if best[j] is not None and round(v, digits) == best[j] and len(values) > 1 else text)
+            cells.append(
+                f"**{text}**" if best[j] is not None and round(v, digits) == best[j] and len(values) > 1 else text
+            )
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"

@@ -66,7 +66,6 @@ from .separation import (
 )
 
 SCHEMA = "majl_hf.evaluation/1"
-DATASET_NAMES = {"mir1k": "MIR-1K", "medleydb": "MedleyDB", "musdb18": "MUSDB18", "mirst500": "MIR-ST500"}
 SPLITS = ("train", "test", "validation", "all")
 UNVOICED_PITCH = ("guess", "zero")
 MUSEVAL = ("auto", "on", "off")
@@ -85,10 +84,24 @@ METRIC_DESCRIPTIONS = {
     "vr": "voicing recall, fraction of voiced reference frames",
     "vfa": "voicing false alarm, fraction of unvoiced reference frames",
 }
-VERSION_PACKAGES = ("majl_hf", "torch", "transformers", "huggingface_hub", "numpy", "mir_eval", "museval", "soxr",
-                    "julius", "soundfile")
-FILES = {"metrics": "metrics.json", "per_track_csv": "per_track.csv", "table2_markdown": "table2.md",
-         "settings": "evaluation_settings.json"}
+VERSION_PACKAGES = (
+    "majl_hf",
+    "torch",
+    "transformers",
+    "huggingface_hub",
+    "numpy",
+    "mir_eval",
+    "museval",
+    "soxr",
+    "julius",
+    "soundfile",
+)
+FILES = {
+    "metrics": "metrics.json",
+    "per_track_csv": "per_track.csv",
+    "table2_markdown": "table2.md",
+    "settings": "evaluation_settings.json",
+}
 
 
 @dataclass
@@ -96,13 +109,16 @@ class EvaluationSettings:
     """What to evaluate on and how.
 
     Args:
-        corpus: ``"mir1k"``, ``"medleydb"``, ``"musdb18"`` or ``"mirst500"``.
-        root: the corpus folder in its own layout (MIR-ST500: the audio folder).
+        corpus: a name in :data:`majl_hf.data.CORPORA` (``"mir1k"``, ``"medleydb"``, ``"musdb18"``,
+            ``"mirst500"``).
+        root: the corpus folder in its own layout (the ``root`` of its corpus class; MIR-ST500: the
+            audio folder).
         split: ``"train"``, ``"test"``, ``"validation"`` (MUSDB18 with ``validation``) or ``"all"``.
-        notes_path: MIR-ST500's note file (``MIR-ST500_corrected.json``); required for that corpus.
+        notes_path: the corpus option ``notes_path`` when given (MIR-ST500's note file,
+            ``MIR-ST500_corrected.json``, which that corpus requires).
         tracks: evaluate only these track ids (default all of the split).
         limit: at most this many tracks (after ``tracks``), for quick checks.
-        corpus_kwargs: extra keyword arguments of the corpus's ``iter_*`` function (e.g. ``seed``,
+        corpus_kwargs: further options of the corpus class (e.g. ``split_by``, ``seed``,
             ``test_fraction``, ``fmt``, ``validation``).
         method, extra: the "Method" and "Extra" columns of the Table-2 rows (default: the model's
             name; no extra).
@@ -140,11 +156,10 @@ class EvaluationSettings:
         from ..data import CORPORA
 
         if self.corpus not in CORPORA:
-            raise ValueError(f"corpus must be one of {CORPORA}, got {self.corpus!r}")
+            raise ValueError(f"corpus must be one of {tuple(CORPORA)}, got {self.corpus!r}")
         if self.split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
-        if self.corpus == "mirst500" and not self.notes_path:
-            raise ValueError("corpus 'mirst500' needs notes_path (MIR-ST500_corrected.json or a file in its format)")
+        self.corpus_source()  # the corpus class checks its options (a missing notes_path, a bad split_by ...)
         if self.unvoiced_pitch not in UNVOICED_PITCH:
             raise ValueError(f"unvoiced_pitch must be one of {UNVOICED_PITCH}, got {self.unvoiced_pitch!r}")
         if self.museval not in MUSEVAL:
@@ -159,12 +174,35 @@ class EvaluationSettings:
             raise ValueError(f"chunk_length_s must be >= 0 seconds (0 = unchunked), got {self.chunk_length_s}")
 
     @property
+    def corpus_class(self):
+        """The :class:`~majl_hf.data.corpus.Corpus` subclass registered as ``corpus``."""
+        from ..data import CORPORA
+
+        return CORPORA[self.corpus]
+
+    def corpus_source(self):
+        """The corpus instance of these settings (the split, ``on_error``, ``notes_path``, the
+        ``tracks`` filter when the corpus has an ids option, and ``corpus_kwargs``)."""
+        cls = self.corpus_class
+        options = dict(self.corpus_kwargs)
+        options.setdefault("on_error", self.on_error)
+        if self.notes_path is not None:
+            options.setdefault("notes_path", self.notes_path)
+        if self.tracks and cls.ids_option is not None:
+            options.setdefault(cls.ids_option, list(self.tracks))  # do not even read the others
+        split = None if self.split == "all" else self.split
+        try:
+            return cls(self.root, split=split, **options)
+        except TypeError as err:  # an option the corpus does not have
+            raise ValueError(f"{cls.display_name}: {err} (its options: {', '.join(cls.option_names())})") from None
+
+    @property
     def use_museval(self) -> bool:
-        return self.museval == "on" or (self.museval == "auto" and self.corpus == "musdb18")
+        return self.museval == "on" or (self.museval == "auto" and self.corpus_class.museval_by_default)
 
     @property
     def dataset_name(self) -> str:
-        return DATASET_NAMES[self.corpus]
+        return self.corpus_class.display_name
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -190,12 +228,21 @@ def model_provenance(name_or_path: str, revision: str | None = None, cache_dir=N
     name_or_path = str(name_or_path)
     if os.path.isdir(name_or_path):
         weights = Path(name_or_path) / "model.safetensors"
-        return {"name_or_path": name_or_path, "source": "local", "revision": None,
-                "weights_sha256": sha256_file(weights) if weights.is_file() else None}
+        return {
+            "name_or_path": name_or_path,
+            "source": "local",
+            "revision": None,
+            "weights_sha256": sha256_file(weights) if weights.is_file() else None,
+        }
     from huggingface_hub import try_to_load_from_cache
 
-    out = {"name_or_path": name_or_path, "source": "hub", "revision": None, "weights_sha256": None,
-           "requested_revision": revision}
+    out = {
+        "name_or_path": name_or_path,
+        "source": "hub",
+        "revision": None,
+        "weights_sha256": None,
+        "requested_revision": revision,
+    }
     config = try_to_load_from_cache(name_or_path, "config.json", cache_dir=cache_dir, revision=revision or "main")
     if isinstance(config, str):
         snapshot = Path(config).parent
@@ -222,10 +269,15 @@ def _git_commit() -> str | None:
     if not (root / ".git").exists():
         return None
     try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("+dirty" if dirty else "")
@@ -252,22 +304,9 @@ def load_pipeline(model, *, revision: str | None = None, cache_dir=None, device=
 
 def iter_corpus(settings: EvaluationSettings) -> Iterator[dict]:
     """The split's examples (the schema of :mod:`majl_hf.data.base`), filtered by ``tracks``/``limit``."""
-    from ..data import ITERATORS
-
-    kwargs = dict(settings.corpus_kwargs)
-    kwargs.setdefault("on_error", settings.on_error)
-    split = None if settings.split == "all" else settings.split
     wanted = set(settings.tracks) if settings.tracks else None
-    if wanted is not None and settings.corpus in ("medleydb", "musdb18"):
-        kwargs.setdefault("tracks", list(settings.tracks))  # do not even read the others
-    if wanted is not None and settings.corpus == "mirst500":
-        kwargs.setdefault("song_ids", list(settings.tracks))
-    if settings.corpus == "mirst500":
-        examples = ITERATORS["mirst500"](settings.root, settings.notes_path, split, **kwargs)
-    else:
-        examples = ITERATORS[settings.corpus](settings.root, split, **kwargs)
     n = 0
-    for example in examples:
+    for example in settings.corpus_source():
         if wanted is not None and str(example["id"]) not in wanted:
             continue
         yield example
@@ -339,8 +378,18 @@ def score_track(example: Mapping, prediction: Mapping, settings: EvaluationSetti
         "has_f0": bool(example["has_f0"]),
     }
     scores = TrackScores(row=row)
-    sep_keys = ("sdr", "sdr_status", "nsdr", "nsdr_status", "sdr_mixture", "sdr_energy", "sdr_energy_status",
-                "museval_sdr", "museval_status", "sdr_reason")
+    sep_keys = (
+        "sdr",
+        "sdr_status",
+        "nsdr",
+        "nsdr_status",
+        "sdr_mixture",
+        "sdr_energy",
+        "sdr_energy_status",
+        "museval_sdr",
+        "museval_status",
+        "sdr_reason",
+    )
     row.update({k: None for k in sep_keys})
     if example["has_vocals"]:
         ref, est, mix = example["vocals"], prediction["vocals"], example["mixture"]
@@ -351,11 +400,23 @@ def score_track(example: Mapping, prediction: Mapping, settings: EvaluationSetti
             sdr = SdrScore(None, n.status, n.n_samples, n.method, n.reason)
         energy = energy_ratio_sdr(ref, est, silent_rms=settings.silent_rms)
         scores.sdr, scores.nsdr, scores.sdr_energy = sdr, n, energy
-        row.update(sdr=sdr.sdr, sdr_status=sdr.status, nsdr=n.nsdr, nsdr_status=n.status, sdr_mixture=n.sdr_mixture,
-                   sdr_energy=energy.sdr, sdr_energy_status=energy.status, sdr_reason=sdr.reason or n.reason)
+        row.update(
+            sdr=sdr.sdr,
+            sdr_status=sdr.status,
+            nsdr=n.nsdr,
+            nsdr_status=n.status,
+            sdr_mixture=n.sdr_mixture,
+            sdr_energy=energy.sdr,
+            sdr_energy_status=energy.status,
+            sdr_reason=sdr.reason or n.reason,
+        )
         if settings.use_museval:
-            m = museval_sdr({"vocals": ref}, {"vocals": est}, sampling_rate=int(example["sampling_rate"]),
-                            silent_rms=settings.silent_rms)["vocals"]
+            m = museval_sdr(
+                {"vocals": ref},
+                {"vocals": est},
+                sampling_rate=int(example["sampling_rate"]),
+                silent_rms=settings.silent_rms,
+            )["vocals"]
             scores.museval = m
             row.update(museval_sdr=m.sdr, museval_status=m.status)
     else:
@@ -363,8 +424,13 @@ def score_track(example: Mapping, prediction: Mapping, settings: EvaluationSetti
     pitch_keys = ("rpa", "rca", "oa", "vr", "vfa", "n_frames", "n_ref_voiced", "n_ref_unvoiced", "pitch_undefined")
     row.update({k: None for k in pitch_keys})
     if example["has_f0"]:
-        mel = melody_metrics(example["times_s"], example["f0_hz"], prediction["times_s"], prediction["est_f0_hz"],
-                             grid_s=settings.grid_s)
+        mel = melody_metrics(
+            example["times_s"],
+            example["f0_hz"],
+            prediction["times_s"],
+            prediction["est_f0_hz"],
+            grid_s=settings.grid_s,
+        )
         scores.melody = mel
         row.update({k: mel[k] for k in pitch_keys[:-1]})
         row["pitch_undefined"] = mel["undefined"] or None
@@ -401,7 +467,9 @@ def summarize_scores(tracks: Sequence[TrackScores]) -> dict:
         for k in PITCH_METRICS:
             summary[k] = agg.pop(k)
         details["pitch"] = agg
-    summary["silent_reference_tracks"] = [t.row["track"] for t in tracks if t.row.get("sdr_status") == STATUS_SILENT_REFERENCE]
+    summary["silent_reference_tracks"] = [
+        t.row["track"] for t in tracks if t.row.get("sdr_status") == STATUS_SILENT_REFERENCE
+    ]
     summary["details"] = details
     return summary
 
@@ -434,8 +502,13 @@ def evaluate(
     method = settings.method or _model_name(provenance.get("name_or_path"))
     tracks: list[TrackScores] = []
     licences: set = set()
-    bar = tqdm(iter_corpus(settings), desc=f"{settings.corpus}/{settings.split}", unit="track",
-               disable=not progress, total=settings.limit)
+    bar = tqdm(
+        iter_corpus(settings),
+        desc=f"{settings.corpus}/{settings.split}",
+        unit="track",
+        disable=not progress,
+        total=settings.limit,
+    )
     for example in bar:
         bar.set_postfix_str(str(example["id"])[:40])
         licences.add(str(example["licence"]))
@@ -443,19 +516,34 @@ def evaluate(
         tracks.append(score_track(example, prediction, settings, method))
     bar.close()
     if not tracks:
-        raise ValueError(f"no track of {settings.corpus} split {settings.split!r} under {settings.root} "
-                         f"(tracks={settings.tracks}); nothing to evaluate")
+        raise ValueError(
+            f"no track of {settings.corpus} split {settings.split!r} under {settings.root} "
+            f"(tracks={settings.tracks}); nothing to evaluate"
+        )
     rows = [t.row for t in tracks]
     summary = summarize_scores(tracks)
     table_rows = summarize(rows)
     result = {
         "schema": SCHEMA,
-        "model": {**provenance, "method": method, "class": type(pipe.model).__name__,
-                  "config": _config_facts(pipe.model)},
-        "dataset": {"corpus": settings.corpus, "name": settings.dataset_name, "root": str(settings.root),
-                    "split": settings.split, "licences": sorted(licences)},
-        "settings": {**settings.to_dict(), "voicing_threshold_used": _threshold_used(pipe, settings),
-                     "device": str(pipe.device), "museval_used": settings.use_museval},
+        "model": {
+            **provenance,
+            "method": method,
+            "class": type(pipe.model).__name__,
+            "config": _config_facts(pipe.model),
+        },
+        "dataset": {
+            "corpus": settings.corpus,
+            "name": settings.dataset_name,
+            "root": str(settings.root),
+            "split": settings.split,
+            "licences": sorted(licences),
+        },
+        "settings": {
+            **settings.to_dict(),
+            "voicing_threshold_used": _threshold_used(pipe, settings),
+            "device": str(pipe.device),
+            "museval_used": settings.use_museval,
+        },
         "metric_descriptions": dict(METRIC_DESCRIPTIONS),
         "summary": summary,
         "table2": table_rows,
@@ -515,8 +603,11 @@ def table2_text(result: Mapping) -> str:
     )
     if summary.get("silent_reference_tracks"):
         lines.append("")
-        lines.append("Tracks with silent reference vocals (no SDR, left out of SDR/GNSDR): "
-                     + ", ".join(f"`{t}`" for t in summary["silent_reference_tracks"]) + ".")
+        lines.append(
+            "Tracks with silent reference vocals (no SDR, left out of SDR/GNSDR): "
+            + ", ".join(f"`{t}`" for t in summary["silent_reference_tracks"])
+            + "."
+        )
     if summary.get("museval_sdr") is not None:
         lines.append("")
         lines.append(f"museval SDR (median over 1 s windows, median over tracks): {summary['museval_sdr']:.2f} dB.")
@@ -531,8 +622,12 @@ def write_outputs(result: Mapping, output_dir) -> dict:
     paths["metrics"].write_text(json.dumps(result, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     write_per_track_csv(result["per_track"], paths["per_track_csv"])
     paths["table2_markdown"].write_text(table2_text(result), encoding="utf-8")
-    resolved = {"command": result["command"], "model": result["model"]["name_or_path"],
-                "settings": result["settings"], "versions": result["versions"]}
+    resolved = {
+        "command": result["command"],
+        "model": result["model"]["name_or_path"],
+        "settings": result["settings"],
+        "versions": result["versions"],
+    }
     paths["settings"].write_text(json.dumps(resolved, indent=2) + "\n", encoding="utf-8")
     return paths
 
@@ -541,8 +636,9 @@ def load_metrics(path) -> dict:
     """Read a ``metrics.json`` written by :func:`evaluate` (checks its schema)."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     if data.get("schema") != SCHEMA:
-        raise ValueError(f"{path}: not a majl_hf evaluation metrics file (schema {data.get('schema')!r}, "
-                         f"expected {SCHEMA!r})")
+        raise ValueError(
+            f"{path}: not a majl_hf evaluation metrics file (schema {data.get('schema')!r}, expected {SCHEMA!r})"
+        )
     return data
 
 
@@ -557,7 +653,6 @@ def combined_table2(results: Iterable) -> str:
 
 
 __all__ = [
-    "DATASET_NAMES",
     "METRIC_DESCRIPTIONS",
     "PITCH_METRICS",
     "SCHEMA",

@@ -18,7 +18,8 @@ Statuses
 ``"silent_estimate"``   BSS Eval only: the estimate is all zeros, so the projection SDR is -inf
                         (mir_eval/museval refuse such input; mir_eval also refuses a signal whose
                         channels cancel in every sample, L = -R, and that is reported the same way,
-                        for the reference too, with mir_eval's message as the reason). The energy-ratio SDR of a zero estimate
+                        for the reference too, with mir_eval's message as the reason).
+                        The energy-ratio SDR of a zero estimate
                         is well defined (0 dB) and is computed. Reports must show this count, since a
                         model that outputs silence would otherwise escape the mean.
 ``"silent_mixture"``    NSDR only: the mixture is silent, so SDR(x, s) is undefined.
@@ -227,12 +228,18 @@ def _finite_or_status(value: float, n_samples: int, method: str) -> SdrScore:
     """An ``"ok"`` score for a finite value; ±inf/NaN become the status that explains them."""
     if value == math.inf:
         return SdrScore(
-            None, STATUS_PERFECT_ESTIMATE, n_samples, method,
+            None,
+            STATUS_PERFECT_ESTIMATE,
+            n_samples,
+            method,
             "the estimate equals the reference (zero error), so SDR is +inf",
         )
     if value == -math.inf or math.isnan(value):
         return SdrScore(
-            None, STATUS_SILENT_ESTIMATE, n_samples, method,
+            None,
+            STATUS_SILENT_ESTIMATE,
+            n_samples,
+            method,
             "the estimate has no component along the reference, so SDR is -inf",
         )
     return SdrScore(float(value), STATUS_OK, n_samples, method)
@@ -240,7 +247,10 @@ def _finite_or_status(value: float, n_samples: int, method: str) -> SdrScore:
 
 def _silent_reference(n_samples: int, method: str, silent_rms: float, rms: float) -> SdrScore:
     return SdrScore(
-        None, STATUS_SILENT_REFERENCE, n_samples, method,
+        None,
+        STATUS_SILENT_REFERENCE,
+        n_samples,
+        method,
         f"reference vocals are silent (RMS {rms:.3g} <= silent_rms {silent_rms:g}): SDR is undefined",
     )
 
@@ -311,7 +321,10 @@ def bss_eval_sdr(
         return _silent_reference(n_samples, method, silent_rms, rms)
     if not np.any(est):
         return SdrScore(
-            None, STATUS_SILENT_ESTIMATE, n_samples, method,
+            None,
+            STATUS_SILENT_ESTIMATE,
+            n_samples,
+            method,
             "the estimate is all zeros: BSS Eval SDR is -inf (mir_eval refuses silent estimates)",
         )
     try:
@@ -413,7 +426,12 @@ def nsdr(
     mix = score(sig["reference"], sig["mixture"])
     if not np.any(sig["mixture"]):
         return NsdrScore(
-            None, est.sdr, None, STATUS_SILENT_MIXTURE, n_samples, name,
+            None,
+            est.sdr,
+            None,
+            STATUS_SILENT_MIXTURE,
+            n_samples,
+            name,
             "the mixture is silent, so SDR(mixture, reference) is undefined",
         )
     if not est.ok:
@@ -467,9 +485,7 @@ def _weighted_mean(scores: Sequence, lengths, key: str) -> dict:
             raise ValueError(f"score {i} has a non-finite {key} ({value})")
         w = lengths[i] if lengths is not None else n_samples
         if w is None:
-            raise ValueError(
-                f"score {i} carries no length: pass lengths=[...] (samples or seconds per clip)"
-            )
+            raise ValueError(f"score {i} carries no length: pass lengths=[...] (samples or seconds per clip)")
         total += float(w) * float(value)
         weight += float(w)
         used += 1
@@ -615,13 +631,17 @@ def museval_sdr(
         common = dict(win_s=float(win), hop_s=float(hop), n_samples=n_samples)
         if rms <= silent_rms:
             results[k] = MusevalScore(
-                k, None, status=STATUS_SILENT_REFERENCE,
+                k,
+                None,
+                status=STATUS_SILENT_REFERENCE,
                 reason=f"reference {k!r} is silent (RMS {rms:.3g} <= silent_rms {silent_rms:g}): SDR is undefined",
                 **common,
             )
         elif not np.any(ests[k]):
             results[k] = MusevalScore(
-                k, None, status=STATUS_SILENT_ESTIMATE,
+                k,
+                None,
+                status=STATUS_SILENT_ESTIMATE,
                 reason=f"estimate {k!r} is all zeros: BSS Eval SDR is -inf (museval refuses silent estimates)",
                 **common,
             )

@@ -18,15 +18,25 @@ import os
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from ..evaluation.runner import DATASET_NAMES, METRIC_DESCRIPTIONS, PITCH_METRICS, SEPARATION_METRICS, load_metrics
+from ..data import CORPORA
+from ..evaluation.runner import METRIC_DESCRIPTIONS, PITCH_METRICS, SEPARATION_METRICS, load_metrics
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "model_cards" / "evaluated_model.md"
 TRAINING_CONFIG = "training_config.yaml"
 REMOTE_TASK = "majl-vocal-remote"  # the custom pipeline task of published folders (see publish.py)
 # model-index groups results by (task type, dataset, split) only: one task for both outputs
 TASK_TYPE, TASK_NAME = "audio-to-audio", "Singing-voice separation and vocal pitch estimation"
-METRIC_NAMES = {"sdr": "SDR", "gnsdr": "GNSDR", "sdr_energy": "energy-ratio SDR", "museval_sdr": "museval SDR",
-                "rpa": "RPA", "rca": "RCA", "oa": "OA", "vr": "VR", "vfa": "VFA"}
+METRIC_NAMES = {
+    "sdr": "SDR",
+    "gnsdr": "GNSDR",
+    "sdr_energy": "energy-ratio SDR",
+    "museval_sdr": "museval SDR",
+    "rpa": "RPA",
+    "rca": "RCA",
+    "oa": "OA",
+    "vr": "VR",
+    "vfa": "VFA",
+}
 CARD_METRICS = SEPARATION_METRICS + PITCH_METRICS
 _FALLBACK = """---
 {{ card_data }}
@@ -98,18 +108,20 @@ def eval_results_from_metrics(metrics: Iterable) -> list:
             value = summary.get(key)
             if value is None:
                 continue
-            results.append(EvalResult(
-                task_type=TASK_TYPE,
-                task_name=TASK_NAME,
-                dataset_type=ds["corpus"],
-                dataset_name=ds.get("name") or DATASET_NAMES.get(ds["corpus"], ds["corpus"]),
-                dataset_split=ds["split"],
-                dataset_args={"tracks": summary["n_tracks"]},
-                metric_type=key,
-                metric_name=METRIC_NAMES[key],
-                metric_value=value,
-                metric_config=METRIC_DESCRIPTIONS[key],
-            ))
+            results.append(
+                EvalResult(
+                    task_type=TASK_TYPE,
+                    task_name=TASK_NAME,
+                    dataset_type=ds["corpus"],
+                    dataset_name=ds.get("name") or _display_name(ds["corpus"]),
+                    dataset_split=ds["split"],
+                    dataset_args={"tracks": summary["n_tracks"]},
+                    metric_type=key,
+                    metric_name=METRIC_NAMES[key],
+                    metric_value=value,
+                    metric_config=METRIC_DESCRIPTIONS[key],
+                )
+            )
     order = {}
     for r in results:  # model-index keeps the first-seen order of (task, dataset, split) groups
         order.setdefault(r.unique_identifier, len(order))
@@ -128,8 +140,10 @@ def results_markdown(metrics: Iterable) -> str:
     for data in runs:
         ds, summary = data["dataset"], data["summary"]
         details = summary.get("details", {})
-        parts.append(f"### {ds['name']} — split `{ds['split']}`, {summary['n_tracks']} track(s), "
-                     f"{summary['duration_s'] / 60.0:.1f} min")
+        parts.append(
+            f"### {ds['name']} — split `{ds['split']}`, {summary['n_tracks']} track(s), "
+            f"{summary['duration_s'] / 60.0:.1f} min"
+        )
         parts.append("")
         parts.append("| metric | value | unit | tracks scored | what it is |")
         parts.append("|---|---:|---|---:|---|")
@@ -141,8 +155,10 @@ def results_markdown(metrics: Iterable) -> str:
             scored = detail.get("n_scored", detail.get("n_clips", ""))
             if key in PITCH_METRICS:
                 scored = summary["n_with_f0"] - detail.get("skipped", {}).get(key, 0)
-            parts.append(f"| {METRIC_NAMES[key]} | {format_metric(key, value)} | {metric_unit(key)} | {scored} | "
-                         f"{_cell(METRIC_DESCRIPTIONS[key])} |")
+            parts.append(
+                f"| {METRIC_NAMES[key]} | {format_metric(key, value)} | {metric_unit(key)} | {scored} | "
+                f"{_cell(METRIC_DESCRIPTIONS[key])} |"
+            )
         absent = [METRIC_NAMES[k] for k in CARD_METRICS if summary.get(k) is None]
         if absent:
             parts.append("")
@@ -150,8 +166,10 @@ def results_markdown(metrics: Iterable) -> str:
         silent = summary.get("silent_reference_tracks") or []
         if silent:
             parts.append("")
-            parts.append(f"{len(silent)} track(s) with silent reference vocals have no SDR and are left out of the "
-                         "SDR means (not counted as 0): " + ", ".join(f"`{t}`" for t in silent) + ".")
+            parts.append(
+                f"{len(silent)} track(s) with silent reference vocals have no SDR and are left out of the "
+                "SDR means (not counted as 0): " + ", ".join(f"`{t}`" for t in silent) + "."
+            )
         parts.append("")
     return "\n".join(parts).rstrip() + "\n"
 
@@ -165,13 +183,15 @@ def protocol_markdown(metrics: Iterable) -> str:
     for data in runs:
         model, ds, st, v = data["model"], data["dataset"], data["settings"], data["versions"]
         rev = model.get("revision") or "local folder"
-        lines.append(f"- **{ds['name']} `{ds['split']}`**: `{data['command']}` — model `{model.get('name_or_path')}` "
-                     f"(revision `{rev}`, weights sha256 `{model.get('weights_sha256')}`); chunks of "
-                     f"{st.get('chunk_length_s')} s, voicing threshold {st.get('voicing_threshold_used')}, decoder "
-                     f"`{st.get('decoder')}`, unvoiced frames' pitch: `{st.get('unvoiced_pitch')}`, device "
-                     f"`{st.get('device')}`; majl_hf {v.get('majl_hf')} ({v.get('majl_hf_git') or 'no git'}), "
-                     f"torch {v.get('torch')}, transformers {v.get('transformers')}, mir_eval {v.get('mir_eval')}, "
-                     f"museval {v.get('museval')}; {data.get('created')}.")
+        lines.append(
+            f"- **{ds['name']} `{ds['split']}`**: `{data['command']}` — model `{model.get('name_or_path')}` "
+            f"(revision `{rev}`, weights sha256 `{model.get('weights_sha256')}`); chunks of "
+            f"{st.get('chunk_length_s')} s, voicing threshold {st.get('voicing_threshold_used')}, decoder "
+            f"`{st.get('decoder')}`, unvoiced frames' pitch: `{st.get('unvoiced_pitch')}`, device "
+            f"`{st.get('device')}`; majl_hf {v.get('majl_hf')} ({v.get('majl_hf_git') or 'no git'}), "
+            f"torch {v.get('torch')}, transformers {v.get('transformers')}, mir_eval {v.get('mir_eval')}, "
+            f"museval {v.get('museval')}; {data.get('created')}."
+        )
     lines.append("")
     lines.append("Per-track scores are in `evaluation/*/metrics.json` in this repository.")
     return "\n".join(lines) + "\n"
@@ -182,10 +202,14 @@ def protocol_markdown(metrics: Iterable) -> str:
 
 
 def corpus_licences() -> dict[str, str]:
-    """``{corpus: licence}`` as the corpus loaders state them (``majl_hf.data.<corpus>.LICENCE``)."""
-    from ..data import medleydb, mir1k, mirst500, musdb18
+    """``{corpus: licence}`` as the corpus classes of :data:`majl_hf.data.CORPORA` state them."""
+    return {name: cls.licence for name, cls in CORPORA.items()}
 
-    return {m.CORPUS: m.LICENCE for m in (mir1k, medleydb, musdb18, mirst500)}
+
+def _display_name(corpus: str) -> str:
+    """The corpus's ``display_name`` in the registry (the name itself for anything else)."""
+    cls = CORPORA.get(corpus)
+    return cls.display_name if cls is not None else corpus
 
 
 def read_training_config(folder) -> dict | None:
@@ -205,14 +229,25 @@ def _sources(items) -> list[dict]:
 
 def training_markdown(training: Mapping | None, source: str | None, source_card: str | None = None) -> str:
     if not training:
-        where = f"`{source_card}` (the source model's own card, kept here)" if source_card else "the source model's own card"
-        return ("No training configuration (`training_config.yaml`) came with these weights"
-                + (f" (source: `{source}`)" if source else "") + f": see {where} for how they were made.")
+        where = (
+            f"`{source_card}` (the source model's own card, kept here)"
+            if source_card
+            else "the source model's own card"
+        )
+        return (
+            "No training configuration (`training_config.yaml`) came with these weights"
+            + (f" (source: `{source}`)" if source else "")
+            + f": see {where} for how they were made."
+        )
     import yaml
 
-    start = ("fine-tuned from `" + str(training["init_from"]) + "`" if training.get("init_from") else
-             "trained from scratch with the architecture of `" + str(training["config_from"]) + "`"
-             if training.get("config_from") else "trained from scratch")
+    start = (
+        "fine-tuned from `" + str(training["init_from"]) + "`"
+        if training.get("init_from")
+        else "trained from scratch with the architecture of `" + str(training["config_from"]) + "`"
+        if training.get("config_from")
+        else "trained from scratch"
+    )
     rows = [("start", start)]
     for key in ("num_epochs", "max_steps", "batch_size", "learning_rate", "segment_s", "seed"):
         if training.get(key) is not None:
@@ -226,8 +261,16 @@ def training_markdown(training: Mapping | None, source: str | None, source_card:
         for src in _sources(training.get(role)):
             where = src.get("split") or src.get("path") or ""
             lines.append(f"| {role.split('_')[0]} | {_cell(src.get('corpus', '?'))} | {_cell(where)} |")
-    lines += ["", "<details><summary>Resolved training configuration</summary>", "", "```yaml",
-              yaml.safe_dump(dict(training), sort_keys=False, allow_unicode=True).rstrip(), "```", "", "</details>"]
+    lines += [
+        "",
+        "<details><summary>Resolved training configuration</summary>",
+        "",
+        "```yaml",
+        yaml.safe_dump(dict(training), sort_keys=False, allow_unicode=True).rstrip(),
+        "```",
+        "",
+        "</details>",
+    ]
     return "\n".join(lines)
 
 
@@ -240,15 +283,18 @@ def licence_markdown(metrics: Sequence[Mapping], training: Mapping | None, licen
         uses.setdefault(data["dataset"]["corpus"], set()).add("evaluation")
     lines = [f"Weights: licence `{license or 'unspecified'}` (card metadata). The code is majl_hf's (MIT)."]
     if uses:
-        lines += ["", "| corpus | used for | licence (as its majl_hf loader states it) | dataset card |",
-                  "|---|---|---|---|"]
+        lines += [
+            "",
+            "| corpus | used for | licence (as its majl_hf loader states it) | dataset card |",
+            "|---|---|---|---|",
+        ]
         for corpus in sorted(uses):
             if corpus == "pseudo":
                 lic = "pseudo-labels derived from the corpora above; their licences apply"
             else:
                 lic = known.get(corpus, "unknown")
             card = f"`majl_hf/data/cards/{corpus}.md`" if corpus in known else ""
-            lines.append(f"| {DATASET_NAMES.get(corpus, corpus)} | {', '.join(sorted(uses[corpus]))} | {_cell(lic)} | {card} |")
+            lines.append(f"| {_display_name(corpus)} | {', '.join(sorted(uses[corpus]))} | {_cell(lic)} | {card} |")
         if any("training" in u for u in uses.values()):
             lines += ["", "Weights trained on these corpora are not more permissive than their terms."]
     return "\n".join(lines)
@@ -310,8 +356,15 @@ def build_model_card(
     if base_model and os.path.isdir(str(base_model)):
         base_model = None  # a local folder is not a Hub reference
     eval_results = eval_results_from_metrics(runs)
-    tags = ["music-source-separation", "pitch-estimation", "singing-voice", "majl", "majl_hf",
-            str(sep.get("model_type", "")), str(pe.get("model_type", ""))]
+    tags = [
+        "music-source-separation",
+        "pitch-estimation",
+        "singing-voice",
+        "majl",
+        "majl_hf",
+        str(sep.get("model_type", "")),
+        str(pe.get("model_type", "")),
+    ]
     if remote_code:
         tags.append("custom_code")
     card_data = ModelCardData(
@@ -330,18 +383,33 @@ def build_model_card(
         f"joint method `{cfg.get('joint_method')}`, voicing threshold {cfg.get('voicing_threshold')}."
     )
     usage = [
-        "## Use", "", "With majl_hf installed:", "", "```python", "import majl_hf", "from transformers import pipeline",
-        f'result = pipeline("majl-vocal", model="{repo_id}")("song.mp3")', "```",
+        "## Use",
+        "",
+        "With majl_hf installed:",
+        "",
+        "```python",
+        "import majl_hf",
+        "from transformers import pipeline",
+        f'result = pipeline("majl-vocal", model="{repo_id}")("song.mp3")',
+        "```",
     ]
     if remote_code:
         usage += [
-            "", f"Without majl_hf: the code ships in this repository (flat copies of majl_hf {__version__}'s modules, "
-            "listed in `remote_code_manifest.json`):", "", "```python", "from transformers import pipeline",
+            "",
+            f"Without majl_hf: the code ships in this repository (flat copies of majl_hf {__version__}'s modules, "
+            "listed in `remote_code_manifest.json`):",
+            "",
+            "```python",
+            "from transformers import pipeline",
             f'pipe = pipeline(model="{repo_id}", trust_remote_code=True)  # task "{REMOTE_TASK}"',
-            'result = pipe("song.mp3")', "```",
+            'result = pipe("song.mp3")',
+            "```",
         ]
-    usage += ["", "`result` holds `vocals` and `accompaniment` (float32, channels × samples at the input's rate), "
-              "and per pitch frame `f0_hz` (0 where unvoiced), `times_s`, `confidence`, `voiced`."]
+    usage += [
+        "",
+        "`result` holds `vocals` and `accompaniment` (float32, channels × samples at the input's rate), "
+        "and per pitch frame `f0_hz` (0 where unvoiced), `times_s`, `confidence`, `voiced`.",
+    ]
     values = dict(
         repo_id=repo_id,
         model_name=name,
@@ -360,7 +428,9 @@ def build_model_card(
     return ModelCard.from_template(card_data, template_str=_FALLBACK, **values)
 
 
-def write_model_card(folder, *, repo_id: str, metrics: Iterable = (), config=None, training_config=None, **kwargs) -> Path:
+def write_model_card(
+    folder, *, repo_id: str, metrics: Iterable = (), config=None, training_config=None, **kwargs
+) -> Path:
     """Build the card of the model in ``folder`` (its ``config.json`` and ``training_config.yaml``
     unless given) and save it as ``folder/README.md``."""
     folder = Path(folder)

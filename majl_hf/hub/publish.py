@@ -48,8 +48,16 @@ EVALUATION_DIR = "evaluation"
 REQUIREMENTS = "requirements.txt"
 SOURCE_CARD = "source_model_card.md"
 # import name → distribution name, for requirements.txt
-DISTRIBUTIONS = {"soundfile": "soundfile", "soxr": "soxr", "julius": "julius", "numpy": "numpy", "torch": "torch",
-                 "transformers": "transformers", "huggingface_hub": "huggingface_hub", "tqdm": "tqdm"}
+DISTRIBUTIONS = {
+    "soundfile": "soundfile",
+    "soxr": "soxr",
+    "julius": "julius",
+    "numpy": "numpy",
+    "torch": "torch",
+    "transformers": "transformers",
+    "huggingface_hub": "huggingface_hub",
+    "tqdm": "tqdm",
+}
 
 # Runs in a fresh interpreter: imports only the flat package (majl_hf is blocked), registers the
 # classes for the auto classes and the pipeline, loads the weights and saves through transformers.
@@ -136,16 +144,31 @@ def _requirements(folder: Path) -> list[str]:
 
 
 def _save_with_transformers(package_dir: Path, source: Path, output: Path, task: str, timeout: float) -> None:
-    args = {"package_parent": str(package_dir.parent), "package": package_dir.name, "source": str(source.resolve()),
-            "output": str(output.resolve()), "task": task, "config_class": CONFIG_CLASS, "model_class": MODEL_CLASS,
-            "pipeline_class": PIPELINE_CLASS}
+    args = {
+        "package_parent": str(package_dir.parent),
+        "package": package_dir.name,
+        "source": str(source.resolve()),
+        "output": str(output.resolve()),
+        "task": task,
+        "config_class": CONFIG_CLASS,
+        "model_class": MODEL_CLASS,
+        "pipeline_class": PIPELINE_CLASS,
+    }
     env = dict(os.environ)
     env.setdefault("HF_HUB_OFFLINE", "1")
-    proc = subprocess.run([sys.executable, "-c", _SAVE_SCRIPT, json.dumps(args)], capture_output=True, text=True,
-                          env=env, timeout=timeout, cwd=str(package_dir.parent))
+    proc = subprocess.run(
+        [sys.executable, "-c", _SAVE_SCRIPT, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=str(package_dir.parent),
+    )
     if proc.returncode != 0:
-        raise PublishError("saving the model with its remote code failed (a fresh interpreter without majl_hf):\n"
-                           + proc.stderr[-4000:])
+        raise PublishError(
+            "saving the model with its remote code failed (a fresh interpreter without majl_hf):\n"
+            + proc.stderr[-4000:]
+        )
 
 
 def _check_metrics_weights(metrics: list[dict], source_weights: Path, allow_other_weights: bool) -> None:
@@ -204,8 +227,10 @@ def prepare_folder(
     out = Path(output_dir)
     if out.exists() and any(out.iterdir()):
         if not (overwrite and (out / MANIFEST).is_file()):
-            raise PublishError(f"{out} is not empty: choose a new folder (overwrite=True only replaces a folder "
-                               "made by prepare_folder)")
+            raise PublishError(
+                f"{out} is not empty: choose a new folder (overwrite=True only replaces a folder "
+                "made by prepare_folder)"
+            )
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -221,11 +246,15 @@ def prepare_folder(
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     check_same_weights(weights, out / "model.safetensors")
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
-    if config.get("auto_map", {}).get("AutoModel") != MODEL_CLASS or REMOTE_TASK not in config.get("custom_pipelines", {}):
+    if config.get("auto_map", {}).get("AutoModel") != MODEL_CLASS or REMOTE_TASK not in config.get(
+        "custom_pipelines", {}
+    ):
         raise PublishError(f"{out}/config.json lacks auto_map/custom_pipelines: {config.get('auto_map')}")
 
-    (out / REQUIREMENTS).write_text("# what the remote code imports (transformers' check_imports)\n"
-                                    + "\n".join(_requirements(out)) + "\n", encoding="utf-8")
+    (out / REQUIREMENTS).write_text(
+        "# what the remote code imports (transformers' check_imports)\n" + "\n".join(_requirements(out)) + "\n",
+        encoding="utf-8",
+    )
     if (source / TRAINING_CONFIG).is_file():
         shutil.copyfile(source / TRAINING_CONFIG, out / TRAINING_CONFIG)
     if (source / "README.md").is_file():  # the source's own card (e.g. a conversion's provenance)
@@ -261,8 +290,16 @@ def _source_license(source: Path) -> str | None:
         return None
 
 
-def push_to_hub(folder, repo_id: str, *, token: str | None = None, private: bool | None = None,
-                revision: str | None = None, commit_message: str | None = None, create: bool = True):
+def push_to_hub(
+    folder,
+    repo_id: str,
+    *,
+    token: str | None = None,
+    private: bool | None = None,
+    revision: str | None = None,
+    commit_message: str | None = None,
+    create: bool = True,
+):
     """Upload a folder made by :func:`prepare_folder` to ``repo_id`` (huggingface_hub
     ``create_repo`` + ``upload_folder``). Returns the commit info."""
     from huggingface_hub import HfApi
@@ -273,8 +310,20 @@ def push_to_hub(folder, repo_id: str, *, token: str | None = None, private: bool
     api = HfApi(token=token)
     if create:
         api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-    return api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="model", revision=revision,
-                             commit_message=commit_message or f"Upload MAJL model ({folder.name}) with majl_hf")
+    return api.upload_folder(
+        folder_path=str(folder),
+        repo_id=repo_id,
+        repo_type="model",
+        revision=revision,
+        commit_message=commit_message or f"Upload MAJL model ({folder.name}) with majl_hf",
+    )
 
 
-__all__ = ["REMOTE_TASK", "PublishError", "check_same_weights", "prepare_folder", "push_to_hub", "resolve_model_folder"]
+__all__ = [
+    "REMOTE_TASK",
+    "PublishError",
+    "check_same_weights",
+    "prepare_folder",
+    "push_to_hub",
+    "resolve_model_folder",
+]

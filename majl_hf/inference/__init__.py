@@ -1,3 +1,23 @@
-from .apply import CascadeResult, apply_majl, pitch_long, resample_long, separate_long
+"""Long-audio inference (chunked separation, frame-exact pitch) through the declared backbone contract."""
 
-__all__ = ["CascadeResult", "apply_majl", "pitch_long", "resample_long", "separate_long"]
+from .apply import (
+    apply_majl,
+    gated_level_db,
+    level_gain,
+    pitch_long,
+    resample_long,
+    separate_long,
+    separate_waveform_long,
+    tune_malloc,
+)
+
+__all__ = [
+    "apply_majl",
+    "gated_level_db",
+    "level_gain",
+    "pitch_long",
+    "resample_long",
+    "separate_long",
+    "separate_waveform_long",
+    "tune_malloc",
+]

@@ -1,101 +1,164 @@
 """Long-audio inference for the MAJL cascade, kept out of ``forward()``: memory stays flat in song
 length except for the audio buffers themselves.
 
-Separation streams the STFT: frames are taken chunk by chunk from the song, each chunk of frames
-goes through ``separator.separate_spectrogram`` (with ``context_frames`` of context each side for
-separators whose output frames depend on their neighbours, none for patch-independent ones such as
-Spleeter's U-Net, whose chunks are aligned on its patches), and the masked frames are inverted and
-overlap-added into the output with the synthesis window — a windowed cross-fade between
-neighbouring frames and therefore between chunks. With patch-aligned chunks the result equals the
-unchunked ``forward`` up to float rounding.
+The model is used through the contract declared on the backbone base classes
+(:class:`~majl_hf.models.common.SeparatorPreTrainedModel`,
+:class:`~majl_hf.models.common.PitchEstimatorPreTrainedModel`), never by guessing attributes:
 
-Pitch is frame-exact: the vocals are downmixed and resampled to the pitch estimator's rate in
-blocks with FIR margins (julius, the same resampler as inside ``MajlModel``), then pitch frames are
-computed in batches on the global frame grid. Frame-local estimators (CREPE) compute only the
-frames asked for, so an optional vocal-activity gate skips frames where the separated vocals are
-silent; others run on segments with ``context_frames`` of margin.
+- **Spectral separators** (``is_spectral``) are streamed on the STFT: frames are taken chunk by chunk
+  in :func:`~majl_hf.models.common.stft`'s framing, each chunk goes through
+  ``separate_spectrogram`` (with ``context_frames`` of context each side, none for separators with
+  ``independent_frames`` patches, whose chunks are patch-aligned), and the kept frames are inverted
+  and overlap-added into the output with the synthesis window. Patch-aligned chunks equal the
+  unchunked ``forward`` up to float rounding.
+- **Any other separator** is a black box (demucs-style): overlapping waveform segments through
+  ``forward``, ``context_frames`` hops of context each side, linear cross-fades over the middle
+  half of each overlap (weights summing to one), so a separator whose receptive field fits in half
+  the context gives the unchunked result.
+- **Pitch** is frame-exact on the estimator's output grid: the vocals are downmixed and resampled to
+  its rate in blocks with FIR margins (julius, the resampler inside ``MajlModel``); frame-local
+  estimators compute only the frames asked for (``logits_from_frames``; silent frames are skipped),
+  others run segments with ``context_frames`` of margin.
+- **Level**: by default the mixture is scaled to a reference level before the separator and the
+  outputs are scaled back (:func:`level_gain`), so that the same song at another level gives the
+  same vocals (scaled) and the same f0.
+
+Progress: ``progress(stage, done, total)`` is called as work is done, ``stage`` in
+``("separation", "pitch")``, in frames of that stage.
 """
 
 from __future__ import annotations
 
 import ctypes
 import math
-import os
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import julius
 import numpy as np
 import torch
 
-from ..models.common import frame_signal
+from ..models.common import frame_signal, num_stft_frames
 
 _M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
-_malloc_tuned = False
+SILENCE_DB = -120.0  # dBFS: a pitch frame quieter than this holds no signal; it is unvoiced and skipped
+
+#: The level the separator sees (gated RMS, dBFS, see :func:`gated_level_db`): that of typical
+#: mastered music (pop/rock masters sit around −16…−10 dBFS RMS; MUSDB18's mixtures, on which
+#: Spleeter-like separators are trained, around −18…−12), so normalising moves a quiet or a hot
+#: recording into the range the separator knows and leaves normal masters almost untouched.
+REFERENCE_LEVEL_DB = -16.0
+#: The gain is bounded: a recording that is almost silent is not amplified into its noise floor.
+MAX_GAIN_DB = 60.0
+#: Block length (s) and gates of :func:`gated_level_db` (ITU-R BS.1770's 400 ms blocks, −70 dBFS
+#: absolute gate and −10 dB relative gate, without the K-weighting filter).
+LEVEL_BLOCK_S = 0.4
+ABSOLUTE_GATE_DB = -70.0
+RELATIVE_GATE_DB = -10.0
+
+Progress = Callable[[str, int, int], None]
 
 
-def _tune_malloc() -> None:
-    """Once per process on glibc: serve allocations of 1 MiB and more with mmap, so that the
-    chunk-sized buffers freed between chunks go back to the OS instead of staying in the heap
-    (without this, glibc's adaptive threshold keeps them and RSS drifts ~300 MB above the live
-    memory on long songs). Set MAJL_MALLOC_TUNING=0 to leave the allocator alone."""
-    global _malloc_tuned
-    if _malloc_tuned or os.environ.get("MAJL_MALLOC_TUNING", "1") == "0":
-        return
-    _malloc_tuned = True
+def tune_malloc() -> None:
+    """Opt-in (the CLI and the benchmark call it; a library must not change its host's allocator):
+    on glibc, serve allocations of 1 MiB and more with mmap, so that the chunk-sized buffers freed
+    between chunks go back to the OS instead of staying in the heap (without this, glibc's adaptive
+    threshold keeps them and RSS drifts ~300 MB above the live memory on long songs)."""
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
     except (OSError, AttributeError):  # not glibc (macOS, musl, Windows): nothing to do
-        pass
+        return
 
 
-SILENCE_DB = -120.0  # dBFS: a pitch frame quieter than this holds no signal; it is unvoiced and skipped
+def _report(progress: Progress | None, stage: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(stage, int(done), int(total))
 
 
-@dataclass
-class CascadeResult:
-    """Everything at the model's rates. vocals/accompaniment: (channels, samples) float32;
-    probabilities: (frames, bins); times_s: (frames,); gated: (frames,) bool (skipped as silent)."""
+# ----------------------------------------------------------------------------- level
+@torch.no_grad()
+def gated_level_db(x: torch.Tensor, sampling_rate: int) -> float:
+    """Gated RMS level (dBFS) of a (channels, samples) signal: mean power over 400 ms blocks above
+    −70 dBFS and within 10 dB of the mean of those (BS.1770's gating, no K-weighting). Silence and
+    quiet passages do not pull the level down, so the measure follows what the listener hears as the
+    song's level; one pass over the signal in blocks, no copy of it."""
+    block = max(1, int(LEVEL_BLOCK_S * sampling_rate))
+    powers = []
+    for s in range(0, x.shape[-1], block):
+        seg = x[:, s : s + block].double()
+        powers.append(seg.pow(2).mean())
+    power = torch.stack(powers)
+    db = 10 * torch.log10(power.clamp_min(1e-30))
+    kept = power[db > ABSOLUTE_GATE_DB]
+    if kept.numel() == 0:
+        return float(db.max())
+    rel = 10 * math.log10(float(kept.mean())) + RELATIVE_GATE_DB
+    kept = power[db > max(rel, ABSOLUTE_GATE_DB)]
+    return float(10 * torch.log10(kept.mean()))
 
-    vocals: torch.Tensor
-    accompaniment: torch.Tensor
-    probabilities: torch.Tensor
-    times_s: np.ndarray
-    gated: np.ndarray
+
+def level_gain(x: torch.Tensor, sampling_rate: int, reference_db: float = REFERENCE_LEVEL_DB) -> float:
+    """The linear gain that brings ``x``'s gated level to ``reference_db``, at most +``MAX_GAIN_DB``.
+    Digital silence (no block above −120 dBFS) gets gain 1."""
+    level = gated_level_db(x, sampling_rate)
+    if level < SILENCE_DB:
+        return 1.0
+    return float(10 ** (min(reference_db - level, MAX_GAIN_DB) / 20))
 
 
+# ----------------------------------------------------------------------------- separation
 def _window(n_fft, device, dtype):
     return torch.hann_window(n_fft, periodic=True, device=device, dtype=dtype)
 
 
+def _separation_plan(separator, mixture_samples: int, chunk_s: float | None, overlap_s: float | None):
+    """(chunk, context) in the separator's units: STFT frames for spectral separators, samples else."""
+    sr = separator.config.sampling_rate
+    if separator.is_spectral:
+        hop = separator.config.hop_length
+        total = num_stft_frames(mixture_samples, separator.config.n_fft, hop)
+        chunk = total if not chunk_s else max(1, int(round(chunk_s * sr / hop)))
+        ctx = None if overlap_s is None else int(round(overlap_s * sr / hop))
+        return chunk, ctx
+    chunk = mixture_samples if not chunk_s else max(1, int(round(chunk_s * sr)))
+    ctx = None if overlap_s is None else int(round(overlap_s * sr))
+    return chunk, ctx
+
+
 @torch.no_grad()
 def separate_long(separator, mixture: torch.Tensor, chunk_frames: int = 512, context_frames: int | None = None,
-                  progress=None):
+                  progress: Progress | None = None):
     """Separate a (channels, samples) mixture at the separator's rate, chunk by chunk.
 
-    Args:
-        chunk_frames: STFT frames per chunk (rounded up to the separator's independent patch size).
-        context_frames: frames of context each side; default: the separator's own ``context_frames``.
+    Spectral separators: ``chunk_frames`` STFT frames per chunk (rounded up to the separator's
+    ``independent_frames`` patches), ``context_frames`` of context each side (default: the
+    separator's own; none for patch-independent ones). Other separators: see
+    :func:`separate_waveform_long` (``chunk_frames``/``context_frames`` are then samples).
     Returns: (vocals, accompaniment), each a contiguous (channels, samples) float32 tensor on the
     mixture's device; besides these two buffers only one chunk's worth of memory is used.
     """
+    if not separator.is_spectral:
+        return separate_waveform_long(separator, mixture, chunk_frames, context_frames, progress)
     cfg = separator.config
     n_fft, hop = cfg.n_fft, cfg.hop_length
     c, n = mixture.shape
     device, dtype = mixture.device, torch.float32
-    n_frames = math.ceil((n + n_fft) / hop)
-    patch = getattr(separator, "independent_frames", None)
-    ctx = getattr(separator, "context_frames", 0) if context_frames is None else int(context_frames)
+    n_frames = num_stft_frames(n, n_fft, hop)
+    patch = separator.independent_frames
+    ctx = separator.context_frames if context_frames is None else int(context_frames)
     if patch:
         chunk_frames = max(patch, math.ceil(chunk_frames / patch) * patch)
         ctx = 0 if context_frames is None else ctx
+    align = max(1, int(separator.frame_alignment))
+    chunk_frames = max(align, math.ceil(chunk_frames / align) * align)
+    ctx = math.ceil(ctx / align) * align
     window = _window(n_fft, device, dtype)
     vocals = torch.zeros(c, n, device=device, dtype=dtype)
     accomp = None
     for a in range(0, n_frames, chunk_frames):
         b = min(a + chunk_frames, n_frames)
         a0, b0 = max(a - ctx, 0), min(b + ctx, n_frames)
-        # padded coordinates: the signal starts at n_fft (Spleeter's framing, models.common.stft)
+        # padded coordinates: the signal starts at n_fft (models.common.stft's framing)
         s0, s1 = a0 * hop, (b0 - 1) * hop + n_fft
         seg = torch.zeros(c, s1 - s0, device=device, dtype=dtype)
         lo, hi = max(s0 - n_fft, 0), min(s1 - n_fft, n)
@@ -111,14 +174,50 @@ def separate_long(separator, mixture: torch.Tensor, chunk_frames: int = 512, con
             if sp is not None:
                 wav = torch.fft.irfft(sp[0, :, keep].to(torch.complex64), n=n_fft, dim=-1) * window
                 _overlap_add(out, wav, a * hop - n_fft, hop)
-        if progress is not None:
-            progress.update(b - a)
+        _report(progress, "separation", b, n_frames)
     envelope = _steady_envelope(window, hop)
     for out in (vocals, accomp):
         if out is not None:
             _divide_periodic(out, envelope, offset=n_fft % hop)
     if accomp is None:
         accomp = mixture.to(dtype) - vocals
+    return vocals, accomp
+
+
+@torch.no_grad()
+def separate_waveform_long(separator, mixture: torch.Tensor, chunk_samples: int, context_samples: int | None = None,
+                           progress: Progress | None = None):
+    """Any separator as a black box: (channels, samples) → (vocals, accompaniment), chunk by chunk.
+
+    Each chunk [a, b) is separated with ``context_samples`` of audio each side (default: the
+    separator's ``context_frames`` × its ``config.hop_length``, or × 1 without one); neighbouring
+    chunks are cross-faded linearly over [b − f, b + f) with f = context / 2, weights summing to one.
+    Exact when the separator's receptive field is within f samples each side.
+    """
+    c, n = mixture.shape
+    if context_samples is None:
+        context_samples = separator.context_frames * int(getattr(separator.config, "hop_length", 1) or 1)
+    ctx = int(context_samples)
+    fade = ctx // 2
+    chunk = max(int(chunk_samples), 2 * fade, 1)
+    device, dtype = mixture.device, torch.float32
+    vocals = torch.zeros(c, n, device=device, dtype=dtype)
+    accomp = torch.zeros(c, n, device=device, dtype=dtype)
+    for a in range(0, n, chunk):
+        b = min(a + chunk, n)
+        s0, s1 = max(a - ctx, 0), min(b + ctx, n)
+        out = separator(mixture[None, :, s0:s1].to(dtype))
+        lo, hi = max(a - fade, 0), min(b + fade, n)
+        t = torch.arange(lo, hi, device=device, dtype=torch.float64) + 0.5
+        w = torch.ones_like(t)
+        if a > 0 and fade:
+            w = torch.minimum(w, (t - (a - fade)) / (2 * fade))
+        if b < n and fade:
+            w = torch.minimum(w, ((b + fade) - t) / (2 * fade))
+        w = w.to(dtype)
+        vocals[:, lo:hi] += w * out.vocals[0, :, lo - s0 : hi - s0].float()
+        accomp[:, lo:hi] += w * out.accompaniment[0, :, lo - s0 : hi - s0].float()
+        _report(progress, "separation", b, n)
     return vocals, accomp
 
 
@@ -155,6 +254,7 @@ def _overlap_add(buffer: torch.Tensor, frames: torch.Tensor, start: int, hop: in
         buffer[:, lo:hi] += folded[:, lo - start : hi - start]
 
 
+# ----------------------------------------------------------------------------- pitch
 @torch.no_grad()
 def resample_long(x: torch.Tensor, old_sr: int, new_sr: int, zeros: int = 24, rolloff: float = 0.945,
                   block_s: float = 30.0) -> torch.Tensor:
@@ -213,10 +313,11 @@ def frame_rms_db(audio: torch.Tensor, frame_length: int, hop: int, num_frames: i
 
 @torch.no_grad()
 def pitch_long(model, vocals: torch.Tensor, frames_per_batch: int = 64, gate_db: float | None = None,
-               progress=None):
+               progress: Progress | None = None, return_levels: bool = False):
     """Pitch activations of (channels, samples) vocals at the separator's rate, on the PE's grid.
 
-    Returns (probabilities (T, bins) float32 on CPU, times_s (T,), gated (T,) bool)."""
+    Returns (probabilities (T, bins) float32 on CPU, times_s (T,), gated (T,) bool), plus the
+    vocals' frame levels (T,) dBFS when ``return_levels``."""
     pe = model.pitch_estimator
     cfg = pe.config
     y = resample_long(vocals, model.sampling_rate, cfg.sampling_rate, model.config.resampler_zeros,
@@ -224,70 +325,120 @@ def pitch_long(model, vocals: torch.Tensor, frames_per_batch: int = 64, gate_db:
     n_frames = pe.num_frames(y.shape[-1])
     hop = cfg.hop_length
     probs = torch.zeros(n_frames, pe.pitch_bins.n_bins, dtype=torch.float32)
-    gated = np.zeros(n_frames, dtype=bool)
-    frame_length = getattr(cfg, "frame_length", None) or cfg.n_fft
+    frame_length = pe.frame_length
     # Frames with no signal at all are always skipped (CREPE's per-frame normalisation would turn
     # digital silence into arbitrary activations); ``gate_db`` raises that floor on request.
     floor = SILENCE_DB if gate_db is None else max(gate_db, SILENCE_DB)
-    gated = (frame_rms_db(y, frame_length, hop, n_frames) < floor).numpy()
-    if getattr(pe, "frame_local", False):
+    levels = frame_rms_db(y, frame_length, hop, n_frames)
+    gated = (levels < floor).numpy()
+    done = 0
+    if pe.frame_local:
         keep = np.flatnonzero(~gated)
+        done = int(gated.sum())
         padded = torch.nn.functional.pad(y[None], (frame_length // 2, frame_length // 2))[0]
         all_frames = padded.unfold(0, frame_length, hop)  # a view, no copy
         for i in range(0, len(keep), frames_per_batch):
             idx = torch.from_numpy(keep[i : i + frames_per_batch]).to(y.device)
             logits = pe.logits_from_frames(all_frames[idx])
-            probs[idx.cpu()] = torch.sigmoid(logits).float().cpu()
-            if progress is not None:
-                progress.update(len(idx))
-        if progress is not None:
-            progress.update(int(gated.sum()))
+            probs[idx.cpu()] = pe.probabilities_from_logits(logits.float()).cpu()
+            done += len(idx)
+            _report(progress, "pitch", done, n_frames)
     else:
+        # Segments with ``context_frames`` of real signal each side, clipped at the signal's ends
+        # (never zero-padded: estimators that normalise over time, such as FCPE's group norm,
+        # would see the padding), ``segment_frames`` long.
         ctx = pe.context_frames
-        for a in range(0, n_frames, frames_per_batch):
-            b = min(a + frames_per_batch, n_frames)
-            s0 = (a - ctx) * hop
-            length = (b - a + 2 * ctx - 1) * hop + 1
-            seg = torch.zeros(length, dtype=y.dtype, device=y.device)
-            lo, hi = max(s0, 0), min(s0 + length, y.shape[-1])
-            if hi > lo:
-                seg[lo - s0 : hi - s0] = y[lo:hi]
+        align = max(1, int(pe.segment_alignment))
+        step = math.ceil(max(frames_per_batch, pe.segment_frames) / align) * align
+        ctx = math.ceil(ctx / align) * align
+        for a in range(0, n_frames, step):
+            b = min(a + step, n_frames)
+            f0, f1 = max(a - ctx, 0), min(b + ctx, n_frames)
+            seg = y[f0 * hop : (f1 - 1) * hop + 1] if f1 < n_frames else y[f0 * hop :]
             out = pe(seg[None])
-            probs[a:b] = out.probabilities[0, ctx : ctx + (b - a)].float().cpu()
-            if progress is not None:
-                progress.update(b - a)
+            probs[a:b] = out.probabilities[0, a - f0 : b - f0].float().cpu()
+            _report(progress, "pitch", b, n_frames)
         probs[torch.from_numpy(gated)] = 0.0
-    times = np.arange(n_frames) * hop / cfg.sampling_rate
+    _report(progress, "pitch", n_frames, n_frames)
+    times = pe.frame_times(n_frames).numpy()
+    if return_levels:
+        return probs, times, gated, levels
     return probs, times, gated
 
 
+def mixture_levels(model, mixture: torch.Tensor, num_frames: int) -> torch.Tensor:
+    """Frame levels (dBFS) of a (channels, samples) mixture at the separator's rate on the pitch
+    estimator's output grid (the same frames and analysis length as the vocals' levels)."""
+    pe = model.pitch_estimator
+    y = resample_long(mixture, model.sampling_rate, pe.config.sampling_rate, model.config.resampler_zeros,
+                      model.config.resampler_rolloff)
+    return frame_rms_db(y, pe.frame_length, pe.config.hop_length, num_frames)
+
+
 @torch.no_grad()
-def apply_majl(model, mixture, chunk_s: float = 12.0, overlap_s: float | None = None,
-               frames_per_batch: int = 64, gate_db: float | None = None, progress=None) -> CascadeResult:
+def apply_majl(model, mixture, chunk_length_s: float | None = 12.0, overlap_s: float | None = None,
+               frames_per_batch: int = 64, gate_db: float | None = None, normalize_level: bool = True,
+               progress: Progress | None = None):
     """The whole cascade on a (channels, samples) mixture at ``model.sampling_rate``, any length.
     ``mixture`` may also be an object whose ``take()`` returns that tensor (the pipeline passes one
     so that the song's buffer is freed as soon as the vocals are separated).
 
     Args:
-        chunk_s: seconds of audio per separator chunk (rounded to whole patches for patch-independent
-            separators); ``0``/``None`` processes the song in one chunk (unchunked).
-        overlap_s: seconds of context each side of a chunk for context-dependent separators (default:
-            the separator's receptive field); ignored by patch-independent ones unless given.
-        frames_per_batch: pitch frames per network call.
+        chunk_length_s: seconds of audio per separator chunk (rounded to whole patches for
+            patch-independent separators); ``0``/``None`` processes the song in one chunk.
+        overlap_s: seconds of context each side of a chunk (default: the separator's receptive
+            field); ignored by patch-independent separators unless given.
+        frames_per_batch: pitch frames per pitch-estimator call (memory, not results).
         gate_db: skip pitch frames whose vocal RMS is below this level (dBFS); ``None`` disables.
+        normalize_level: scale the mixture to ``REFERENCE_LEVEL_DB`` (gated RMS) before the
+            separator and the outputs back (see :func:`level_gain`); results then do not depend
+            on the recording's level.
+        progress: ``progress(stage, done, total)`` callback (see the module doc).
+    Returns:
+        :class:`~majl_hf.modeling_majl.MajlOutput` with ``vocals``/``accompaniment`` (1, channels,
+        samples) float32 at the separator's rate, ``pitch_probabilities`` (1, frames, bins) float32 on
+        the CPU, ``times_s`` (frames,) float64, ``gated`` (1, frames) bool (skipped as silent) and
+        ``level_gain`` (the gain applied before the separator).
     """
-    _tune_malloc()
+    from ..modeling_majl import MajlOutput
+
     if not isinstance(mixture, torch.Tensor):  # a hand-over holder: this frame then holds the only reference
         mixture = mixture.take()
     sep = model.separator
-    hop = sep.config.hop_length
-    total_frames = math.ceil((mixture.shape[-1] + sep.config.n_fft) / hop)
-    chunk_frames = total_frames if not chunk_s else max(1, int(round(chunk_s * sep.config.sampling_rate / hop)))
-    ctx = None if overlap_s is None else int(round(overlap_s * sep.config.sampling_rate / hop))
-    vocals, accompaniment = separate_long(sep, mixture, chunk_frames, ctx)
+    gain = level_gain(mixture, sep.config.sampling_rate) if normalize_level else 1.0
+    if gain != 1.0:
+        mixture = mixture * gain  # a new buffer; the caller's (if any) is left untouched
+    chunk, ctx = _separation_plan(sep, mixture.shape[-1], chunk_length_s, overlap_s)
+    vocals, accompaniment = separate_long(sep, mixture, chunk, ctx, progress)
+    mix_db = mixture_levels(model, mixture, model.num_pitch_frames(mixture.shape[-1]))
     del mixture  # not needed any more: freed here when the caller passed its only reference
-    probs, times, gated = pitch_long(model, vocals, frames_per_batch, gate_db)
-    return CascadeResult(vocals, accompaniment, probs, times, gated)
+    probs, times, gated, voc_db = pitch_long(model, vocals, frames_per_batch, gate_db, progress, return_levels=True)
+    if gain != 1.0:
+        vocals /= gain
+        accompaniment /= gain
+    return MajlOutput(
+        vocals=vocals[None],
+        accompaniment=accompaniment[None],
+        pitch_probabilities=probs[None],
+        times_s=torch.from_numpy(times),
+        gated=torch.from_numpy(gated)[None],
+        vocals_db=voc_db[None],
+        mixture_db=mix_db[None],
+        level_gain=gain,
+    )
 
 
-__all__ = ["CascadeResult", "apply_majl", "frame_rms_db", "frame_signal", "pitch_long", "resample_long", "separate_long"]
+__all__ = [
+    "REFERENCE_LEVEL_DB",
+    "apply_majl",
+    "frame_rms_db",
+    "frame_signal",
+    "gated_level_db",
+    "level_gain",
+    "mixture_levels",
+    "pitch_long",
+    "resample_long",
+    "separate_long",
+    "separate_waveform_long",
+    "tune_malloc",
+]

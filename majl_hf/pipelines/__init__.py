@@ -1,15 +1,18 @@
-"""Pipelines. Importing this module registers the ``majl-vocal`` task with transformers."""
+"""Pipelines. ``register_pipelines()`` adds the ``majl-vocal`` task to transformers; majl_hf calls it
+when ``transformers.pipelines`` is imported (see :mod:`majl_hf._registration`)."""
 
-from transformers import AutoModel
-from transformers.pipelines import PIPELINE_REGISTRY
-
-from ..hub.defaults import DEFAULT_MODEL, DEFAULT_REVISION
+from ..defaults import DEFAULT_MODEL, DEFAULT_REVISION
 from .majl_vocal import MajlVocalPipeline
 
 TASK = "majl-vocal"
 
 
 def register_pipelines() -> None:
+    from transformers import AutoModel
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    if TASK in PIPELINE_REGISTRY.supported_tasks:
+        return
     PIPELINE_REGISTRY.register_pipeline(
         TASK,
         pipeline_class=MajlVocalPipeline,
@@ -19,7 +22,6 @@ def register_pipelines() -> None:
     )
 
 
-if TASK not in PIPELINE_REGISTRY.supported_tasks:
-    register_pipelines()
+register_pipelines()
 
 __all__ = ["TASK", "MajlVocalPipeline", "register_pipelines"]

@@ -13,7 +13,11 @@ from transformers import Pipeline
 
 from ..feature_extraction_majl import AudioInputError, from_model_output, load_audio, to_model_input
 from ..inference.apply import apply_majl
-from ..pitch.decode import DECODERS, decode_f0
+from ..pitch.convert import cents_to_hz
+from ..pitch.decode import DECODERS, decode_cents
+from ..pitch.voicing import DEFAULT_VOICING, PeakThreshold, VoicingEvidence, decide_voicing
+
+NORMALIZE_LEVEL = True  # default of the ``normalize_level`` option (see apply.level_gain)
 
 
 def _check(name, value, ok, what):
@@ -39,6 +43,21 @@ class _Handover:
         return tensor
 
 
+class MajlBatchError(RuntimeError):
+    """Raised by a list call in which some inputs failed: nothing that succeeded is lost.
+
+    ``results`` holds one entry per input, in order (``None`` where that input failed);
+    ``errors`` maps the index of each failed input to its exception."""
+
+    def __init__(self, results: list, errors: dict[int, BaseException]):
+        self.results, self.errors = results, errors
+        lines = "; ".join(f"input {i}: {err}" for i, err in errors.items())
+        super().__init__(
+            f"{len(errors)} of {len(results)} inputs failed ({lines}); the others' results are in "
+            "this error's .results (or call with errors='return' to get them in the list)"
+        )
+
+
 class MajlVocalPipeline(Pipeline):
     """Separate the vocals of a mixture and track their pitch.
 
@@ -46,16 +65,37 @@ class MajlVocalPipeline(Pipeline):
     ``{"array"|"raw": ..., "sampling_rate": ...}``, or a list of these. Any rate (soxr), mono or
     stereo (more channels are downmixed with a warning).
 
-    Options (at construction or call): ``voicing_threshold`` (0.5), ``decoder``
-    (``"weighted_average"``, ``"argmax"``, ``"viterbi"``), ``chunk_length_s`` (12 — one Spleeter patch; 0 = unchunked),
-    ``overlap_s`` (context per chunk for context-dependent separators), ``batch_size`` (pitch frames
-    per network call ×64; default 1), ``vocal_gate_db`` (skip pitch frames whose separated
-    vocals are quieter than this, dBFS; ``None`` = off), ``return_accompaniment`` (True).
+    Options (at construction or call):
+
+    - ``voicing``: the voicing decision, a rule of :mod:`majl_hf.pitch.voicing` (default
+      :data:`~majl_hf.pitch.voicing.DEFAULT_VOICING`: the paper's peak threshold where the separated
+      vocals are within 15 dB of the mixture, no runs under 60 ms) or ``"paper"`` (the paper's rule,
+      peak activation ≥ the model's ``voicing_threshold``).
+    - ``voicing_threshold``: the paper's rule at this peak activation (``PeakThreshold``), when
+      ``voicing`` is not given.
+    - ``decoder``: ``"weighted_average"`` (default), ``"argmax"``, ``"viterbi"``.
+    - ``chunk_length_s`` (12 — one Spleeter patch; 0 = unchunked) and ``overlap_s`` (context per
+      chunk for context-dependent separators; default their receptive field).
+    - ``frames_per_batch`` (64): pitch frames per pitch-estimator call (memory, not results).
+    - ``vocal_gate_db`` (``None`` = off): skip pitch frames whose separated vocals are quieter (dBFS).
+    - ``normalize_level`` (see :func:`majl_hf.inference.apply.level_gain`): scale the mixture to a
+      reference level before separation and the outputs back, so results do not depend on the
+      recording's level.
+    - ``return_accompaniment`` (True); ``progress``: a callable ``progress(stage, done, total)``
+      (stage ``"separation"`` or ``"pitch"``, in frames) called while a song is processed.
+    - ``errors`` for list inputs: ``"raise"`` (default) runs every input, then raises
+      :class:`MajlBatchError` carrying the results of those that succeeded; ``"return"`` puts a
+      ``{"error": message}`` dict in the list at each failed position.
+    - ``batch_size``: transformers' meaning (inputs per forward); songs are processed one after
+      the other whatever its value, so it changes nothing here.
+
     ``device`` and ``dtype`` are the usual ``pipeline()`` arguments.
 
     Returns a dict of plain values: ``vocals``, ``accompaniment`` (float32 numpy arrays, channels ×
     samples, at the input's rate and channel count), ``sampling_rate``, ``f0_hz`` (0 where
     unvoiced), ``times_s``, ``confidence`` (peak activation), ``voiced`` (bool), per pitch frame.
+    Save it with :func:`majl_hf.audio.save_result` (audio is channels × samples; soundfile wants
+    samples × channels).
     """
 
     _load_tokenizer = False
@@ -64,34 +104,43 @@ class MajlVocalPipeline(Pipeline):
     _load_processor = False
     _load_video_processor = False
 
-    FRAMES_PER_BATCH_UNIT = 64  # CREPE full holds ~4 MB of activations per frame in flight
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.model.eval()  # pipeline() does not call .eval()
 
     def __call__(self, inputs, **kwargs):
-        # batch_size is ours: pitch frames per network call (songs are batched inside themselves);
-        # the base class would refuse batch_size > 1 without a tokenizer or feature extractor.
-        if "batch_size" in kwargs:
-            kwargs["frames_per_batch"] = self._frames_per_batch(kwargs.pop("batch_size"))
-        return super().__call__(inputs, **kwargs)
-
-    def _frames_per_batch(self, batch_size):
+        # songs are never batched together (each is chunked inside itself); the base class would
+        # refuse batch_size > 1 without a tokenizer or feature extractor
+        batch_size = kwargs.pop("batch_size", None)
         _check("batch_size", batch_size, lambda v: isinstance(v, int) and v >= 1, "must be a positive integer")
-        return int(batch_size) * self.FRAMES_PER_BATCH_UNIT
+        errors = kwargs.pop("errors", "raise")
+        _check("errors", errors, lambda v: v in ("raise", "return"), "must be 'raise' or 'return'")
+        if not isinstance(inputs, (list, tuple)):
+            return super().__call__(inputs, **kwargs)
+        results, failed = [], {}
+        for i, item in enumerate(inputs):
+            try:
+                results.append(super().__call__(item, **kwargs))
+            except (AudioInputError, ValueError, RuntimeError, OSError) as err:
+                failed[i] = err
+                results.append({"error": f"{type(err).__name__}: {err}"} if errors == "return" else None)
+        if failed and errors == "raise":
+            raise MajlBatchError(results, failed)
+        return results
 
     def _sanitize_parameters(
         self,
         sampling_rate=None,
         voicing_threshold=None,
+        voicing=None,
         decoder=None,
         chunk_length_s=None,
         overlap_s=None,
         frames_per_batch=None,
         vocal_gate_db="unset",
+        normalize_level=None,
         return_accompaniment=None,
-        batch_size=None,
+        progress=None,
         **kwargs,
     ):
         # Hub-loading arguments that pipeline() may pass on (they were used to load the model)
@@ -104,20 +153,29 @@ class MajlVocalPipeline(Pipeline):
         _check("chunk_length_s", chunk_length_s, lambda v: v >= 0, "must be >= 0 seconds (0 = unchunked)")
         _check("overlap_s", overlap_s, lambda v: v >= 0, "must be >= 0 seconds")
         _check("sampling_rate", sampling_rate, lambda v: int(v) > 0, "must be a positive number of Hz")
+        _check("frames_per_batch", frames_per_batch, lambda v: isinstance(v, int) and v >= 1,
+               "must be a positive integer (pitch frames per network call)")
+        _check("progress", progress, callable, "must be a callable progress(stage, done, total)")
         pre, fwd, post = {}, {}, {}
         if sampling_rate is not None:
             pre["sampling_rate"] = int(sampling_rate)
         if chunk_length_s is not None:
-            fwd["chunk_s"] = float(chunk_length_s)
+            fwd["chunk_length_s"] = float(chunk_length_s)
         if overlap_s is not None:
             fwd["overlap_s"] = float(overlap_s)
-        if batch_size is not None:
-            frames_per_batch = self._frames_per_batch(batch_size)
         if frames_per_batch is not None:
             fwd["frames_per_batch"] = int(frames_per_batch)
         if vocal_gate_db != "unset":
             _check("vocal_gate_db", vocal_gate_db, lambda v: -200 < v < 0, "must be a level in dBFS below 0, or None")
             fwd["gate_db"] = vocal_gate_db
+        if normalize_level is not None:
+            fwd["normalize_level"] = bool(normalize_level)
+        if progress is not None:
+            fwd["progress"] = progress
+        if voicing is not None:
+            _check("voicing", voicing, lambda v: v == "paper" or callable(v),
+                   "must be 'paper' or a voicing rule of majl_hf.pitch.voicing (callable on VoicingEvidence)")
+            post["voicing"] = voicing
         if voicing_threshold is not None:
             post["voicing_threshold"] = float(voicing_threshold)
         if decoder is not None:
@@ -131,30 +189,51 @@ class MajlVocalPipeline(Pipeline):
         x = to_model_input(audio, info, self.model.sampling_rate, self.model.audio_channels)
         return {"mixture": _Handover(torch.from_numpy(x)), "info": info}
 
-    def _forward(self, model_inputs, chunk_s=12.0, overlap_s=None, frames_per_batch=64, gate_db=None):
+    def _forward(self, model_inputs, chunk_length_s=12.0, overlap_s=None, frames_per_batch=64, gate_db=None,
+                 normalize_level=NORMALIZE_LEVEL, progress=None):
         holder = model_inputs["mixture"]
         holder.to(next(self.model.parameters()).device)
         # apply_majl takes the only reference out of the holder and frees it after separation
-        result = apply_majl(self.model, holder, chunk_s=chunk_s, overlap_s=overlap_s,
-                            frames_per_batch=frames_per_batch, gate_db=gate_db)
+        result = apply_majl(self.model, holder, chunk_length_s=chunk_length_s, overlap_s=overlap_s,
+                            frames_per_batch=frames_per_batch, gate_db=gate_db, normalize_level=normalize_level,
+                            progress=progress)
         return {"result": result, "info": model_inputs["info"]}
 
-    def postprocess(self, model_outputs, voicing_threshold=None, decoder="weighted_average", return_accompaniment=True):
+    def voicing_rule(self, voicing=None, voicing_threshold=None):
+        """The rule a call's ``voicing`` / ``voicing_threshold`` options stand for."""
+        if voicing == "paper":
+            return PeakThreshold(self.model.config.voicing_threshold) if voicing_threshold is None else \
+                PeakThreshold(voicing_threshold)
+        if voicing is not None:
+            return voicing
+        if voicing_threshold is not None:
+            return PeakThreshold(voicing_threshold)
+        return DEFAULT_VOICING
+
+    def postprocess(self, model_outputs, voicing_threshold=None, voicing=None, decoder="weighted_average",
+                    return_accompaniment=True):
         result, info = model_outputs["result"], model_outputs["info"]
-        threshold = self.model.config.voicing_threshold if voicing_threshold is None else voicing_threshold
-        f0, confidence, voiced = decode_f0(result.probabilities, self.model.pitch_bins, threshold, decoder)
+        pe = self.model.pitch_estimator
+        probs = result.pitch_probabilities[0]
+        cents = decode_cents(probs, self.model.pitch_bins, decoder, window=pe.decode_window)
+        confidence = probs.amax(-1)
+        evidence = VoicingEvidence(confidence.numpy(), result.vocals_db[0].numpy(), result.mixture_db[0].numpy(),
+                                   pe.config.hop_length / pe.config.sampling_rate)
+        voiced = torch.from_numpy(decide_voicing(evidence, self.voicing_rule(voicing, voicing_threshold)))
+        f0 = cents_to_hz(cents.double()).float()
+        f0 = torch.where(voiced, f0, torch.zeros_like(f0))
         sr = self.model.sampling_rate
         out = {
-            "vocals": from_model_output(result.vocals.float().cpu().numpy(), sr, info),
+            "vocals": from_model_output(result.vocals[0].float().cpu().numpy(), sr, info),
             "sampling_rate": info.sampling_rate,
             "f0_hz": f0.numpy().astype(np.float32),
-            "times_s": result.times_s.astype(np.float64),
+            "times_s": result.times_s.numpy().astype(np.float64),
             "confidence": confidence.numpy().astype(np.float32),
             "voiced": voiced.numpy(),
         }
         if return_accompaniment:
-            out["accompaniment"] = from_model_output(result.accompaniment.float().cpu().numpy(), sr, info)
+            out["accompaniment"] = from_model_output(result.accompaniment[0].float().cpu().numpy(), sr, info)
         return out
 
 
-__all__ = ["AudioInputError", "MajlVocalPipeline"]
+__all__ = ["AudioInputError", "MajlBatchError", "MajlVocalPipeline"]

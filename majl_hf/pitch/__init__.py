@@ -12,8 +12,8 @@ from .convert import (
     hz_to_midi,
     midi_to_hz,
 )
-from .decode import DECODERS, decode_cents, decode_f0, frame_confidence, viterbi_path
-from .labels import frame_times, resample_f0, read_mir1k_pv
+from .decode import DECODERS, decode_cents, decode_f0, frame_confidence, viterbi_path, viterbi_paths
+from .labels import frame_times, read_mir1k_pv, resample_f0
 
 __all__ = [
     "CREPE_CENTS_OFFSET",
@@ -34,4 +34,5 @@ __all__ = [
     "read_mir1k_pv",
     "resample_f0",
     "viterbi_path",
+    "viterbi_paths",
 ]

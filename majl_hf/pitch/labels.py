@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-
-from .convert import midi_to_hz
-
-MIR1K_HOP_S = 0.02  # s: MIR-1K label hop
-MIR1K_FIRST_CENTRE_S = 0.02  # s: frame i covers [0.02 i, 0.02 i + 0.04], centre 0.02 i + 0.02
 
 
 def frame_times(n_frames: int, hop_s: float, offset_s: float = 0.0) -> np.ndarray:
@@ -17,31 +10,12 @@ def frame_times(n_frames: int, hop_s: float, offset_s: float = 0.0) -> np.ndarra
     return offset_s + hop_s * np.arange(int(n_frames), dtype=np.float64)
 
 
-def read_mir1k_pv(path) -> tuple[np.ndarray, np.ndarray]:
-    """Read a MIR-1K ``PitchLabel/*.pv`` file: one MIDI semitone per 20 ms frame, ``0`` = unvoiced.
+def read_mir1k_pv(path):
+    """Moved to :func:`majl_hf.data.mir1k.read_mir1k_pv` (the MIR-1K corpus owns its label format);
+    this forwarder keeps ``majl_hf.pitch.read_mir1k_pv`` working."""
+    from ..data.mir1k import read_mir1k_pv as read  # lazy: majl_hf.data imports this module
 
-    Returns ``(times_s, f0_hz)`` at the frame centres (0.02·i + 0.02 s). Raises ``ValueError`` naming
-    the file and line on a malformed value.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"MIR-1K pitch label not found: {path}")
-    values = []
-    for lineno, line in enumerate(path.read_text(encoding="ascii", errors="strict").splitlines(), 1):
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            v = float(line)
-        except ValueError:
-            raise ValueError(f"{path}:{lineno}: expected a MIDI semitone number, got {line!r}") from None
-        if not np.isfinite(v) or v < 0 or v > 127:
-            raise ValueError(f"{path}:{lineno}: semitone {v} outside 0..127 (0 = unvoiced)")
-        values.append(v)
-    if not values:
-        raise ValueError(f"{path}: empty pitch label file")
-    semis = np.asarray(values)
-    return frame_times(len(semis), MIR1K_HOP_S, MIR1K_FIRST_CENTRE_S), midi_to_hz(semis)
+    return read(path)
 
 
 def resample_f0(times_src, f0_src, times_dst, max_gap_s: float | None = None) -> np.ndarray:

@@ -12,8 +12,14 @@ Command line: ``accelerate launch scripts/train.py --config configs/stage1_mir1k
 """
 
 from .arguments import TrainingArguments
-from .checkpoint import find_resumable_checkpoint, load_checkpoint, save_checkpoint, verify_checkpoint
-from .data import ConfidenceView, EpochShuffleSampler, build_view, load_source
+from .checkpoint import (
+    apply_retention,
+    find_resumable_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    verify_checkpoint,
+)
+from .data import ConfidenceView, EpochShuffleSampler, SourceSampledView, build_view, load_source
 from .pseudo_label import (
     PseudoLabelArguments,
     label_example,
@@ -30,7 +36,9 @@ __all__ = [
     "LossStatistics",
     "MajlTrainer",
     "PseudoLabelArguments",
+    "SourceSampledView",
     "TrainingArguments",
+    "apply_retention",
     "build_model",
     "build_view",
     "find_resumable_checkpoint",

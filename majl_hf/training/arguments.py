@@ -24,6 +24,7 @@ from ..utils import check_choice, check_range
 FREEZABLE = ("separator", "pitch_estimator")
 REPORTERS = ("csv", "tensorboard")
 MIXED_PRECISION = ("no", "fp16", "bf16")
+SOURCE_SAMPLING = ("duration", "examples")  # = majl_hf.training.data.SOURCE_SAMPLING
 
 
 @dataclass
@@ -47,13 +48,23 @@ class TrainingArguments:
         train_data, eval_data: lists of data sources (module docstring).
         segment_s: crop length in seconds; eval_segment_s: for evaluation (default segment_s).
         crops_per_example: crops of each example per epoch (train); eval_crops_per_example likewise.
+            With ``source_sampling="duration"`` this sets the epoch's size (Σ examples × crops),
+            shared among the sources by duration.
+        source_sampling: how an epoch's training crops are shared among the sources:
+            ``"duration"`` (default) — in proportion to each source's seconds of audio (times its
+            ``sampling_weight`` key, default 1), each example by its own duration; ``"examples"``
+            — every example ``crops_per_example`` times (MIR-1K then fills ~60 % of a stage-II
+            epoch while it is ~5 % of the audio). The shares are logged once per epoch
+            (``logs/sampling.csv``).
         gain_db, channel_swap_p, remix_p: augmentation of :class:`~majl_hf.data.TrainingView`.
 
     Optimisation (the paper's defaults):
         batch_size: global batch (split across processes), 16. eval_batch_size: default batch_size.
         learning_rate: 1e-3. adam_betas, adam_eps, weight_decay: Adam's.
         lr_decay_gamma, lr_decay_epochs: StepLR — ×0.98 every 10 epochs.
-        max_grad_norm: gradient clipping (None = off).
+        max_grad_norm: clip the global gradient norm to this (default 1.0, as transformers' Trainer;
+            the paper states none; None = off). A guard against the rare huge gradients that a
+            near-silent stretch sends through a pitch estimator's per-frame normalisation.
         gradient_accumulation_steps: micro-batches per optimiser step.
         num_epochs: passes over train_data. max_steps: stop after this many optimiser steps.
 
@@ -94,6 +105,7 @@ class TrainingArguments:
     eval_segment_s: float | None = None
     crops_per_example: int = 1
     eval_crops_per_example: int = 1
+    source_sampling: str = "duration"
     gain_db: list | None = None
     channel_swap_p: float = 0.0
     remix_p: float = 0.0
@@ -106,7 +118,7 @@ class TrainingArguments:
     weight_decay: float = 0.0
     lr_decay_gamma: float = 0.98
     lr_decay_epochs: int = 10
-    max_grad_norm: float | None = None
+    max_grad_norm: float | None = 1.0
     gradient_accumulation_steps: int = 1
     num_epochs: int = 100
     max_steps: int | None = None
@@ -153,6 +165,7 @@ class TrainingArguments:
             check_range("eval_segment_s", self.eval_segment_s, 0.0, None, low_open=True)
         check_range("crops_per_example", self.crops_per_example, 1, None)
         check_range("eval_crops_per_example", self.eval_crops_per_example, 1, None)
+        check_choice("source_sampling", self.source_sampling, SOURCE_SAMPLING)
         check_range("batch_size", self.batch_size, 1, None)
         if self.eval_batch_size is not None:
             check_range("eval_batch_size", self.eval_batch_size, 1, None)
@@ -209,7 +222,8 @@ class TrainingArguments:
     def from_file(cls, path=None, overrides: Sequence[str] | Mapping | None = None) -> "TrainingArguments":
         """Read ``path`` (YAML or JSON; None = defaults only), then apply ``overrides``: a mapping, or
         ``key=value`` strings where ``key`` may be dotted (``model_config.joint_method=dwhs``,
-        ``train_data.0.root=/data/MIR-1K``: a number indexes a list) and ``value`` is parsed as YAML (``true``, ``3``, ``[separator]``, ``{a: 1}``, ``null``)."""
+        ``train_data.0.root=/data/MIR-1K``: a number indexes a list) and ``value`` is parsed as YAML
+        (``true``, ``3``, ``[separator]``, ``{a: 1}``, ``null``)."""
         data = load_config_file(path) if path is not None else {}
         data = apply_overrides(data, overrides or [])
         return cls.from_dict(data)

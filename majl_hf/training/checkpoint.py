@@ -7,6 +7,10 @@ and size of every file, the step and epoch — flushes everything to disk and re
 a file missing, resized or altered, or with an unreadable manifest is *invalid*: it is never
 loaded. On resume the newest valid checkpoint is chosen and every newer one that was skipped is
 logged with the reason.
+
+Retention (``keep``) counts valid checkpoints only: after each save, invalid ones are moved aside
+into ``<checkpoints>/invalid/`` (with a warning naming the reason; never deleted), then the valid
+ones beyond the ``keep`` newest are deleted — never the one just written, never the newest valid.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ FORMAT = "majl-checkpoint"
 FORMAT_VERSION = 1
 PREFIX = "checkpoint-"
 TMP_PREFIX = ".tmp-checkpoint-"
+INVALID_DIR = "invalid"
 _NAME = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -151,7 +156,9 @@ def find_resumable_checkpoint(checkpoints_dir) -> tuple[Path | None, list[tuple[
     return None, skipped
 
 
-def save_checkpoint(accelerator, checkpoints_dir, step: int, meta: dict | None = None, keep: int | None = None) -> Path:
+def save_checkpoint(
+    accelerator, checkpoints_dir, step: int, meta: dict | None = None, keep: int | None = None
+) -> Path:
     """``accelerator.save_state`` into a temporary folder, manifest, atomic rename to
     ``checkpoint-<step>``; then keep only the ``keep`` newest checkpoints. Call on every process."""
     root = Path(checkpoints_dir)
@@ -175,10 +182,60 @@ def save_checkpoint(accelerator, checkpoints_dir, step: int, meta: dict | None =
             os.replace(tmp, final)
         _fsync_dir(root)
         if keep is not None:
-            for _, folder in list_checkpoints(root)[keep:]:
-                shutil.rmtree(folder, ignore_errors=True)
+            apply_retention(root, keep, just_written=final)
     accelerator.wait_for_everyone()
     return final
+
+
+def move_aside(folder, reason: str) -> Path:
+    """Move an invalid checkpoint into ``<checkpoints>/invalid/`` (a free name), with a warning."""
+    folder = Path(folder)
+    dest_dir = folder.parent / INVALID_DIR
+    dest_dir.mkdir(exist_ok=True)
+    dest = dest_dir / folder.name
+    n = 1
+    while dest.exists():
+        dest = dest_dir / f"{folder.name}.{n}"
+        n += 1
+    os.replace(folder, dest)
+    logger.warning(
+        "checkpoint %s is not valid (%s): moved aside to %s; it does not count towards save_total_limit",
+        folder,
+        reason,
+        dest,
+    )
+    return dest
+
+
+def apply_retention(checkpoints_dir, keep: int, just_written=None) -> dict:
+    """Keep the ``keep`` newest *valid* checkpoints of ``checkpoints_dir``: invalid ones are moved
+    aside (:func:`move_aside`), older valid ones deleted. The checkpoint ``just_written`` (trusted
+    without re-hashing) and the newest valid one are never deleted, even if that keeps one more.
+    Returns ``{"kept": [...], "deleted": [...], "moved_aside": [...]}``."""
+    if keep < 1:
+        raise ValueError(f"keep must be >= 1, got {keep}")
+    root = Path(checkpoints_dir)
+    just = Path(just_written).resolve() if just_written is not None else None
+    valid, moved = [], []
+    for step, folder in list_checkpoints(root):
+        if just is not None and folder.resolve() == just:
+            valid.append((step, folder))
+            continue
+        ok, reason = verify_checkpoint(folder)
+        if ok:
+            valid.append((step, folder))
+        else:
+            moved.append(move_aside(folder, reason))
+    kept = valid[:keep]
+    protected = {f.resolve() for _, f in valid[:1]} | ({just} if just is not None else set())
+    deleted = []
+    for _, folder in valid[keep:]:
+        if folder.resolve() in protected:
+            kept.append((_, folder))
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        deleted.append(folder)
+    return {"kept": [f for _, f in kept], "deleted": deleted, "moved_aside": moved}
 
 
 def load_checkpoint(accelerator, folder) -> dict:
@@ -192,7 +249,10 @@ def load_checkpoint(accelerator, folder) -> dict:
 
 
 __all__ = [
+    "INVALID_DIR",
     "MANIFEST",
+    "apply_retention",
+    "move_aside",
     "checkpoint_name",
     "find_resumable_checkpoint",
     "list_checkpoints",

@@ -56,8 +56,16 @@ def data_table(summary: Mapping) -> str:
     rows = []
     for role in ("train", "eval"):
         for src in summary.get(role, []):
-            rows.append([role, _source_name(src), src.get("examples"), src.get("with_vocals"), src.get("with_f0"),
-                         "; ".join(src.get("licences", []))])
+            rows.append(
+                [
+                    role,
+                    _source_name(src),
+                    src.get("examples"),
+                    src.get("with_vocals"),
+                    src.get("with_f0"),
+                    "; ".join(src.get("licences", [])),
+                ]
+            )
     if not rows:
         return "(no data description)"
     return _table(["role", "source", "examples", "with vocals", "with f0", "licence"], rows)
@@ -70,29 +78,62 @@ def pseudo_section(summary: Mapping) -> str:
     rows = []
     for m in items:
         model = m.get("model", {})
-        rows.append([m.get("path"), model.get("name_or_path", "?"), (model.get("weights_sha256") or "?")[:16],
-                     m.get("examples")])
-    return "Pseudo-labels (MAJL stage I → II):\n\n" + _table(["folder", "labelling model", "weights sha256", "examples"], rows)
+        rows.append(
+            [
+                m.get("path"),
+                model.get("name_or_path", "?"),
+                (model.get("weights_sha256") or "?")[:16],
+                m.get("examples"),
+            ]
+        )
+    return "Pseudo-labels (MAJL stage I → II):\n\n" + _table(
+        ["folder", "labelling model", "weights sha256", "examples"], rows
+    )
 
 
 def metrics_table(metrics: Mapping) -> str:
-    keys = [k for k in ("eval_loss", "eval_loss_mss", "eval_loss_pe", "eval_sdr_db", "eval_rpa", "eval_rca", "eval_oa",
-                        "eval_samples", "train_loss", "train_loss_mss", "train_loss_pe", "train_loss_dwhs")
-            if k in metrics]
+    keys = [
+        k
+        for k in (
+            "eval_loss",
+            "eval_loss_mss",
+            "eval_loss_pe",
+            "eval_sdr_db",
+            "eval_rpa",
+            "eval_rca",
+            "eval_oa",
+            "eval_samples",
+            "train_loss",
+            "train_loss_mss",
+            "train_loss_pe",
+            "train_loss_dwhs",
+        )
+        if k in metrics
+    ]
     if not keys:
         return "No evaluation data was given."
     return _table(["metric", "value"], [[k, _num(metrics[k])] for k in keys])
 
 
 def dwhs_section(log_history: Sequence[Mapping]) -> str:
-    if not log_history or all(not row.get("n_case1") and not row.get("n_case4") and not row.get("n_case2")
-                              and not row.get("n_case3") for row in log_history):
+    if not log_history or all(
+        not row.get("n_case1") and not row.get("n_case4") and not row.get("n_case2") and not row.get("n_case3")
+        for row in log_history
+    ):
         return ""
     last = log_history[-1]
-    rows = [[f"{c} ({CASE_NAMES[c]})", last.get(f"n_case{c}"), _num(last.get(f"w_mss_case{c}")),
-             _num(last.get(f"w_pe_case{c}"))] for c in CASES]
-    return ("## DWHS weights in the last epoch (the paper's Fig. 5)\n\n"
-            + _table(["case (Table 1)", "samples", "mean ω_mss", "mean ω_pe"], rows))
+    rows = [
+        [
+            f"{c} ({CASE_NAMES[c]})",
+            last.get(f"n_case{c}"),
+            _num(last.get(f"w_mss_case{c}")),
+            _num(last.get(f"w_pe_case{c}")),
+        ]
+        for c in CASES
+    ]
+    return "## DWHS weights in the last epoch (the paper's Fig. 5)\n\n" + _table(
+        ["case (Table 1)", "samples", "mean ω_mss", "mean ω_pe"], rows
+    )
 
 
 def write_model_card(folder, *, model, args, metrics: Mapping, data_summary: Mapping, log_history) -> Path:
@@ -103,23 +144,36 @@ def write_model_card(folder, *, model, args, metrics: Mapping, data_summary: Map
     cfg = model.config
     pe = model.pitch_estimator.config
     name = args.model_name or Path(args.output_dir).name
-    licences = sorted({lic for role in ("train",) for src in data_summary.get(role, []) for lic in src.get("licences", [])})
+    licences = sorted(
+        {lic for role in ("train",) for src in data_summary.get(role, []) for lic in src.get("licences", [])}
+    )
     if args.init_from:
-        start = f"pretrained `{args.init_from}`" + (f", with {dict(args.config_overrides)}" if args.config_overrides else "")
+        start = f"pretrained `{args.init_from}`" + (
+            f", with {dict(args.config_overrides)}" if args.config_overrides else ""
+        )
     elif args.config_from:
         start = f"from scratch (fresh weights) with the architecture of `{args.config_from}`"
     else:
         start = "from scratch (fresh weights)"
-    stage = ("stage II of the paper's two-stage training (fully-labelled data plus pseudo-labelled single-labelled "
-             "data)." if data_summary.get("pseudo_labels") else
-             "trained on the data below (stage I of the paper when that is fully-labelled).")
+    stage = (
+        "stage II of the paper's two-stage training (fully-labelled data plus pseudo-labelled single-labelled data)."
+        if data_summary.get("pseudo_labels")
+        else "trained on the data below (stage I of the paper when that is fully-labelled)."
+    )
     card_data = ModelCardData(
         license=args.card_license,
         library_name="majl_hf",
         pipeline_tag="audio-to-audio",
         base_model=args.init_from or None,
-        tags=["music-source-separation", "pitch-estimation", "singing-voice", "majl", cfg.joint_method,
-              model.separator.config.model_type, pe.model_type],
+        tags=[
+            "music-source-separation",
+            "pitch-estimation",
+            "singing-voice",
+            "majl",
+            cfg.joint_method,
+            model.separator.config.model_type,
+            pe.model_type,
+        ],
         model_name=name,
     )
     try:
@@ -150,7 +204,8 @@ def write_model_card(folder, *, model, args, metrics: Mapping, data_summary: Map
         seed=args.seed,
         num_processes=num_processes,
         threshold=cfg.pseudo_label_threshold,
-        data_table=data_table(data_summary) + ("\n\nTraining-data licences: " + "; ".join(licences) if licences else ""),
+        data_table=data_table(data_summary)
+        + ("\n\nTraining-data licences: " + "; ".join(licences) if licences else ""),
         pseudo_section=pseudo_section(data_summary),
         config_yaml=args.to_yaml(),
         metrics_table=metrics_table(metrics),

@@ -225,6 +225,14 @@ def label_kind(example: Mapping) -> str:
 
 
 @torch.no_grad()
+def _run_cascade(apply_majl, model, mixture, chunk_s, context_s, frames_per_batch):
+    """``apply_majl`` with this module's chunking settings. The mixture goes in at its own level, as
+    the training crops do (no inference-time level normalisation): the pseudo vocals are then what
+    the stage-I model gives on the signals it was trained on."""
+    return apply_majl(model, mixture, chunk_length_s=chunk_s or 0, overlap_s=context_s,
+                      frames_per_batch=frames_per_batch, normalize_level=False)
+
+
 def label_example(model, example: Mapping, *, chunk_s: float | None = 30.0, context_s: float | None = None,
                   frames_per_batch: int = 512, resample_quality: str = "HQ") -> dict:
     """The pseudo-labelled copy of one schema example (see the module docstring); the model must be
@@ -245,10 +253,10 @@ def label_example(model, example: Mapping, *, chunk_s: float | None = 30.0, cont
         f0, conf = _to_grid(model, probs, n)
         confidence_mss, confidence_pe = ones, conf
     elif kind == KIND_VOCALS:  # PE-only data: vocals from the separator, confidence of their pitch (Eq. 7)
-        res = apply_majl(model, torch.from_numpy(mixture).to(device), chunk_s=chunk_s or 0, overlap_s=context_s,
-                         frames_per_batch=frames_per_batch)
-        vocals = res.vocals.float().cpu().numpy()[:, :n]
-        _, conf = _to_grid(model, res.probabilities, n)
+        res = _run_cascade(apply_majl, model, torch.from_numpy(mixture).to(device), chunk_s, context_s,
+                           frames_per_batch)
+        vocals = res.vocals.float().cpu().numpy().reshape(-1, res.vocals.shape[-1])[:, :n]
+        _, conf = _to_grid(model, res.pitch_probabilities[0], n)
         f0 = _fit(np.asarray(ex["f0_hz"], dtype=np.float32), n_grid)
         confidence_mss, confidence_pe = conf, ones
     else:  # fully labelled: both confidences 1 (Eq. 5)

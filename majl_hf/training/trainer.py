@@ -36,23 +36,65 @@ import torch
 
 from ..configuration_majl import MajlConfig
 from ..data import collate_training
-from ..dwhs import CASES
+from ..dwhs import CASE_NONE, CASES, saturated
 from ..modeling_majl import MajlModel, MajlOutput
 from ..utils import require
 from .arguments import TrainingArguments
-from .checkpoint import find_resumable_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import find_resumable_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
 from .data import EpochShuffleSampler, build_view, describe_source, load_source, model_view_kwargs
 from .launch import use_cpu_processes, warn_if_single_cpu_launch
 
 logger = logging.getLogger(__name__)
 
 CASE_COLUMNS = (
-    [f"n_case{c}" for c in CASES] + [f"w_mss_case{c}" for c in CASES] + [f"w_pe_case{c}" for c in CASES]
+    [f"n_case{c}" for c in CASES]
+    + [f"w_mss_case{c}" for c in CASES]
+    + [f"w_pe_case{c}" for c in CASES]
+    + ["n_no_case", "frac_saturated_mss", "frac_saturated_pe"]
 )
-TRAIN_COLUMNS = ["step", "epoch", "lr", "loss", "loss_mss", "loss_pe", "loss_dwhs", "samples", *CASE_COLUMNS, "samples_per_s"]
-EVAL_KEYS = ["eval_loss", "eval_loss_mss", "eval_loss_pe", "eval_sdr_db", "eval_rpa", "eval_rca", "eval_oa", "eval_samples"]
-EPOCH_COLUMNS = ["epoch", "step", "lr", *[f"train_{k}" for k in ("loss", "loss_mss", "loss_pe", "loss_dwhs")],
-                 *CASE_COLUMNS, *EVAL_KEYS]
+TRAIN_COLUMNS = [
+    "step",
+    "epoch",
+    "lr",
+    "loss",
+    "loss_mss",
+    "loss_pe",
+    "loss_dwhs",
+    "loss_pe_target",
+    "samples",
+    *CASE_COLUMNS,
+    "samples_per_s",
+]
+SAMPLING_COLUMNS = [
+    "epoch",
+    "source",
+    "corpus",
+    "sampling",
+    "examples",
+    "audio_s",
+    "crops",
+    "crop_share",
+    "audio_share",
+    "distinct_examples",
+]
+EVAL_KEYS = [
+    "eval_loss",
+    "eval_loss_mss",
+    "eval_loss_pe",
+    "eval_sdr_db",
+    "eval_rpa",
+    "eval_rca",
+    "eval_oa",
+    "eval_samples",
+]
+EPOCH_COLUMNS = [
+    "epoch",
+    "step",
+    "lr",
+    *[f"train_{k}" for k in ("loss", "loss_mss", "loss_pe", "loss_dwhs", "loss_pe_target")],
+    *CASE_COLUMNS,
+    *EVAL_KEYS,
+]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -126,12 +168,33 @@ def build_model(args: TrainingArguments) -> MajlModel:
 
 class LossStatistics:
     """Sums over micro-batches (one process): losses, samples per DWHS case and their ω sums.
-    ``summary`` reduces them over processes into means (Fig. 5 of the paper: mean ω per case)."""
+    ``summary`` reduces them over processes into means (Fig. 5 of the paper: mean ω per case), the
+    samples that took no case (``n_no_case``) and the fraction of ω_mss / ω_pe saturated (within 5 %
+    of w_max from 0 or w_max, over samples with a case: the BPR terms drive ω there, so these say
+    how far DWHS acts as a {0, 1, w_max} weighting)."""
 
-    FIELDS = ["batches", "loss", "n_vocals", "loss_mss", "n_f0", "loss_pe", "dwhs_batches", "loss_dwhs", "samples",
-              *[f"n_case{c}" for c in CASES], *[f"w_mss_case{c}" for c in CASES], *[f"w_pe_case{c}" for c in CASES]]
+    FIELDS = [
+        "batches",
+        "loss",
+        "n_vocals",
+        "loss_mss",
+        "n_f0",
+        "loss_pe",
+        "dwhs_batches",
+        "loss_dwhs",
+        "samples",
+        *[f"n_case{c}" for c in CASES],
+        *[f"w_mss_case{c}" for c in CASES],
+        *[f"w_pe_case{c}" for c in CASES],
+        "n_no_case",
+        "sat_mss",
+        "sat_pe",
+        "target_batches",
+        "loss_pe_target",
+    ]
 
-    def __init__(self):
+    def __init__(self, w_max: float | None = None):
+        self.w_max = w_max
         self.values = torch.zeros(len(self.FIELDS), dtype=torch.float64)
         self._index = {k: i for i, k in enumerate(self.FIELDS)}
 
@@ -158,6 +221,9 @@ class LossStatistics:
         if out.loss_dwhs is not None:
             self._add("dwhs_batches", 1)
             self._add("loss_dwhs", out.loss_dwhs.detach().double().cpu())
+        if out.loss_pe_target is not None:
+            self._add("target_batches", 1)
+            self._add("loss_pe_target", (out.loss_pe_target.detach().double().cpu() * wf).sum())
         if out.dwhs_cases is not None:
             cases = out.dwhs_cases.detach().cpu()
             w = out.dwhs_weights.detach().double().cpu()
@@ -166,6 +232,11 @@ class LossStatistics:
                 self._add(f"n_case{c}", sel.sum())
                 self._add(f"w_mss_case{c}", w[sel, 0].sum())
                 self._add(f"w_pe_case{c}", w[sel, 1].sum())
+            self._add("n_no_case", (cases == CASE_NONE).sum())
+            if self.w_max is not None:
+                sat = saturated(w[cases != CASE_NONE], self.w_max)
+                self._add("sat_mss", sat[:, 0].sum())
+                self._add("sat_pe", sat[:, 1].sum())
 
     def summary(self, accelerator=None) -> dict:
         v = self.values
@@ -187,25 +258,33 @@ class LossStatistics:
             out[f"n_case{c}"] = int(g[f"n_case{c}"])
             out[f"w_mss_case{c}"] = ratio(f"w_mss_case{c}", f"n_case{c}")
             out[f"w_pe_case{c}"] = ratio(f"w_pe_case{c}", f"n_case{c}")
+        with_case = sum(g[f"n_case{c}"] for c in CASES)
+        out["n_no_case"] = int(g["n_no_case"])
+        for k in ("mss", "pe"):
+            out[f"frac_saturated_{k}"] = g[f"sat_{k}"] / with_case if with_case > 0 and self.w_max else math.nan
+        out["loss_pe_target"] = ratio("loss_pe_target", "n_f0") if g["target_batches"] > 0 else math.nan
         return out
 
     def state_dict(self) -> dict:
         return {"values": self.values.tolist()}
 
     def load_state_dict(self, state: Mapping) -> None:
-        self.values = torch.tensor(state["values"], dtype=torch.float64)
+        values = torch.tensor(state["values"], dtype=torch.float64)
+        if len(values) < len(self.FIELDS):  # a checkpoint from before fields were added: zeros for them
+            values = torch.cat([values, torch.zeros(len(self.FIELDS) - len(values), dtype=torch.float64)])
+        self.values = values
 
 
 class TrainingState:
     """Counters and running statistics, registered with the accelerator for checkpointing."""
 
-    def __init__(self):
+    def __init__(self, w_max: float | None = None):
         self.epoch = 0  # epochs completed
         self.batch_in_epoch = 0  # micro-batches consumed in the current epoch
         self.global_step = 0  # optimiser steps
         self.micro_step = 0  # micro-batches since the start
-        self.interval = LossStatistics()  # since the last train-log row
-        self.epoch_stats = LossStatistics()  # since the start of the epoch
+        self.interval = LossStatistics(w_max)  # since the last train-log row
+        self.epoch_stats = LossStatistics(w_max)  # since the start of the epoch
         self.log_history: list[dict] = []  # epoch rows
 
     def state_dict(self) -> dict:
@@ -266,10 +345,20 @@ def _fmt(v):
 
 
 def read_csv_log(path) -> list[dict]:
-    """Rows of a ``train.csv`` / ``epochs.csv`` log with numbers parsed (empty → NaN)."""
+    """Rows of a ``train.csv`` / ``epochs.csv`` / ``sampling.csv`` log with numbers parsed (empty →
+    NaN; text, e.g. a corpus name, stays text)."""
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    return [{k: (float(v) if v not in ("",) else math.nan) for k, v in r.items()} for r in rows]
+    return [{k: _parse(v) for k, v in r.items()} for r in rows]
+
+
+def _parse(v: str):
+    if v == "":
+        return math.nan
+    try:
+        return float(v)
+    except ValueError:
+        return v
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,7 +448,7 @@ class MajlTrainer:
         self.data_collator = data_collator
         self.data_summary = data_summary or {}
         self.output_dir = Path(args.output_dir)
-        self.state = TrainingState()
+        self.state = TrainingState(w_max=float(model.config.w_max))
         self._prepared = False
 
     # ------------------------------------------------------------------ the override point
@@ -394,7 +483,8 @@ class MajlTrainer:
         )
         if train and len(loader) == 0:
             raise ValueError(
-                f"{len(dataset)} training crops make no full batch of {bs}: lower batch_size or raise crops_per_example"
+                f"{len(dataset)} training crops make no full batch of {bs}: "
+                "lower batch_size or raise crops_per_example"
             )
         return loader, sampler
 
@@ -406,11 +496,16 @@ class MajlTrainer:
         if not trainable:
             raise ValueError("every parameter is frozen: nothing to train")
         self.optimizer = torch.optim.Adam(
-            trainable, lr=args.learning_rate, betas=tuple(args.adam_betas), eps=args.adam_eps,
+            trainable,
+            lr=args.learning_rate,
+            betas=tuple(args.adam_betas),
+            eps=args.adam_eps,
             weight_decay=args.weight_decay,
         )
         # StepLR per epoch (the paper: ×0.98 every 10 epochs); stepped by us, saved as a custom object
-        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=args.lr_decay_epochs, gamma=args.lr_decay_gamma)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(
+            self.optimizer, step_size=args.lr_decay_epochs, gamma=args.lr_decay_gamma
+        )
         self.train_loader, self.sampler = self._loader(self.train_dataset, train=True)
         self.eval_loader = None
         if self.eval_dataset is not None and len(self.eval_dataset):
@@ -446,16 +541,27 @@ class MajlTrainer:
             "global_step": self.state.global_step,
             "args_sha256": args_fingerprint(self.args),
         }
-        return save_checkpoint(self.accelerator, self.checkpoints_dir, self.state.global_step, meta,
-                               keep=self.args.save_total_limit)
+        return save_checkpoint(
+            self.accelerator, self.checkpoints_dir, self.state.global_step, meta, keep=self.args.save_total_limit
+        )
 
-    def _resume(self, resume_from_checkpoint) -> Path | None:
+    def _resume(self, resume_from_checkpoint, allow_fresh_start: bool = False) -> Path | None:
         if resume_from_checkpoint in (None, False):
+            self._set_aside_previous_checkpoints()
             return None
         if resume_from_checkpoint is True or resume_from_checkpoint == "latest":
             folder, _ = find_resumable_checkpoint(self.checkpoints_dir)  # logs each skipped one and why
             if folder is None:
-                logger.warning("no valid checkpoint in %s: starting from the beginning", self.checkpoints_dir)
+                if not allow_fresh_start:
+                    raise FileNotFoundError(
+                        f"--resume: no valid checkpoint in {self.checkpoints_dir} (see the warnings above for "
+                        "the ones skipped); to start from the beginning instead, pass --allow-fresh-start "
+                        "(train(..., allow_fresh_start=True)) or leave out --resume"
+                    )
+                logger.warning(
+                    "no valid checkpoint in %s: starting from the beginning (allow_fresh_start)", self.checkpoints_dir
+                )
+                self._set_aside_previous_checkpoints()
                 return None
         else:
             folder = Path(resume_from_checkpoint)
@@ -469,11 +575,33 @@ class MajlTrainer:
             )
         return folder
 
+    def _set_aside_previous_checkpoints(self) -> None:
+        """A run that starts from the beginning moves the checkpoints of an earlier run in the same
+        output folder into ``checkpoints/previous-<time>/`` (nothing is deleted), so that neither
+        retention nor a later ``--resume`` mixes them with this run's."""
+        acc = self.accelerator
+        if acc.is_main_process:
+            old = list_checkpoints(self.checkpoints_dir)
+            if old:
+                dest = self.checkpoints_dir / f"previous-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+                dest.mkdir(parents=True)
+                for _, folder in old:
+                    os.replace(folder, dest / folder.name)
+                logger.warning(
+                    "starting from the beginning: moved the %d checkpoint(s) of an earlier run in %s to %s",
+                    len(old),
+                    self.checkpoints_dir,
+                    dest,
+                )
+        acc.wait_for_everyone()
+
     # ------------------------------------------------------------------ training
-    def train(self, resume_from_checkpoint=None) -> dict:
+    def train(self, resume_from_checkpoint=None, allow_fresh_start: bool = False) -> dict:
         """Train; ``resume_from_checkpoint`` = a checkpoint folder, or True/"latest" for the newest
-        valid one in ``<output_dir>/checkpoints``. Returns the final metrics (also written to
+        valid one in ``<output_dir>/checkpoints`` — an error (``FileNotFoundError``) when there is
+        none, unless ``allow_fresh_start``. Returns the final metrics (also written to
         ``<output_dir>/model/metrics.json`` with the exported model)."""
+        self._allow_fresh_start = bool(allow_fresh_start)
         deterministic_before = torch.are_deterministic_algorithms_enabled()
         if self.args.deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -488,18 +616,23 @@ class MajlTrainer:
         from tqdm.auto import tqdm
 
         args, acc = self.args, self.accelerator
+        if resume_from_checkpoint is True or resume_from_checkpoint == "latest":  # fail before any set-up
+            if find_resumable_checkpoint(self.checkpoints_dir)[0] is None and not self._allow_fresh_start:
+                self._resume(resume_from_checkpoint)  # raises, naming the way out
         self._setup()
-        resumed = self._resume(resume_from_checkpoint)
+        resumed = self._resume(resume_from_checkpoint, self._allow_fresh_start)
         st = self.state
         logs = self.output_dir / "logs"
         train_csv = CsvLog(logs / "train.csv", TRAIN_COLUMNS) if "csv" in args.report_to else None
         epoch_csv = CsvLog(logs / "epochs.csv", EPOCH_COLUMNS) if "csv" in args.report_to else None
+        sampling_csv = CsvLog(logs / "sampling.csv", SAMPLING_COLUMNS) if "csv" in args.report_to else None
         if acc.is_main_process and train_csv is not None:
             if resumed is not None:
                 train_csv.truncate_after("step", st.global_step)
                 epoch_csv.truncate_after("epoch", st.epoch)
+                sampling_csv.truncate_after("epoch", st.epoch - 1 + (st.batch_in_epoch > 0))
             else:
-                for f in (train_csv, epoch_csv):
+                for f in (train_csv, epoch_csv, sampling_csv):
                     if f.path.exists():
                         f.path.unlink()
         if acc.log_with:
@@ -510,8 +643,13 @@ class MajlTrainer:
         total_steps = steps_per_epoch * args.num_epochs
         if args.max_steps is not None:
             total_steps = min(total_steps, args.max_steps)
-        bar = tqdm(total=total_steps, initial=st.global_step, desc="train", dynamic_ncols=True,
-                   disable=not (args.progress_bar and acc.is_local_main_process))
+        bar = tqdm(
+            total=total_steps,
+            initial=st.global_step,
+            desc="train",
+            dynamic_ncols=True,
+            disable=not (args.progress_bar and acc.is_local_main_process),
+        )
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         last_eval: dict = {}
         t_interval = time.perf_counter()
@@ -519,6 +657,8 @@ class MajlTrainer:
         while st.epoch < args.num_epochs and not done:
             epoch = st.epoch
             self.train_loader.set_epoch(epoch)
+            if st.batch_in_epoch == 0:
+                self._log_sampling(epoch, sampling_csv)
             loader = self.train_loader
             if st.batch_in_epoch:
                 loader = acc.skip_first_batches(self.train_loader, st.batch_in_epoch)
@@ -544,8 +684,12 @@ class MajlTrainer:
                 if st.global_step % args.logging_steps == 0:
                     row = st.interval.summary(acc)
                     now = time.perf_counter()
-                    row.update(step=st.global_step, epoch=epoch, lr=self.optimizer.param_groups[0]["lr"],
-                               samples_per_s=row["samples"] / max(now - t_interval, 1e-9))
+                    row.update(
+                        step=st.global_step,
+                        epoch=epoch,
+                        lr=self.optimizer.param_groups[0]["lr"],
+                        samples_per_s=row["samples"] / max(now - t_interval, 1e-9),
+                    )
                     t_interval = now
                     st.interval.reset()
                     self._log(row, train_csv, prefix="train/")
@@ -582,6 +726,34 @@ class MajlTrainer:
         acc.end_training()
         return metrics
 
+    def _log_sampling(self, epoch: int, csv_log: CsvLog | None) -> None:
+        """Once per epoch: each source's crops, share of the epoch and share of the audio
+        (``logs/sampling.csv``, TensorBoard ``sampling/``, and the log)."""
+        summary = getattr(self.train_dataset, "summary", None)
+        if summary is None or not self.accelerator.is_main_process:
+            return
+        self.train_dataset.set_epoch(epoch)  # idempotent: the loader did it already
+        rows = summary()
+        for r in rows:
+            r["epoch"] = epoch
+            logger.info(
+                "epoch %d, source %d (%s): %d crops = %.1f %% of the epoch, %.1f %% of the audio",
+                epoch,
+                r["source"],
+                r["corpus"],
+                r["crops"],
+                100 * r["crop_share"],
+                100 * r["audio_share"],
+            )
+            if csv_log is not None:
+                csv_log.append(r)
+        if self.accelerator.log_with:
+            scalars = {}
+            for r in rows:
+                scalars[f"sampling/source{r['source']}_{r['corpus']}_crop_share"] = r["crop_share"]
+                scalars[f"sampling/source{r['source']}_{r['corpus']}_distinct_examples"] = r["distinct_examples"]
+            self.accelerator.log(scalars, step=self.state.global_step)
+
     def _log(self, row: dict, csv_log: CsvLog | None, prefix: str) -> None:
         acc = self.accelerator
         if not acc.is_main_process:
@@ -589,8 +761,11 @@ class MajlTrainer:
         if csv_log is not None:
             csv_log.append(row)
         if acc.log_with:
-            scalars = {prefix + k: v for k, v in row.items()
-                       if isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v)) and k != "step"}
+            scalars = {
+                prefix + k: v
+                for k, v in row.items()
+                if isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v)) and k != "step"
+            }
             acc.log(scalars, step=int(row["step"]))
 
     # ------------------------------------------------------------------ evaluation
@@ -607,8 +782,13 @@ class MajlTrainer:
         self.model.eval()
         model = self.unwrapped_model
         rows = []
-        bar = tqdm(self.eval_loader, desc="eval", leave=False, dynamic_ncols=True,
-                   disable=not (self.args.progress_bar and acc.is_local_main_process))
+        bar = tqdm(
+            self.eval_loader,
+            desc="eval",
+            leave=False,
+            dynamic_ncols=True,
+            disable=not (self.args.progress_bar and acc.is_local_main_process),
+        )
         for batch in bar:
             out = self.compute_loss(self.model, batch)
             per_sample = self._eval_rows(model, out, batch)
@@ -642,10 +822,28 @@ class MajlTrainer:
         nan = torch.full((b,), math.nan, dtype=torch.float64)
         hv = batch.get("has_vocals", torch.ones(b, dtype=torch.bool)).double().cpu()
         hf = batch.get("has_f0", torch.ones(b, dtype=torch.bool)).double().cpu()
-        sdr, rpa, rca, oa, nv, nf = nan.clone(), nan.clone(), nan.clone(), nan.clone(), torch.zeros(b, dtype=torch.float64), torch.zeros(b, dtype=torch.float64)
+        sdr, rpa, rca, oa, nv, nf = (
+            nan.clone(),
+            nan.clone(),
+            nan.clone(),
+            nan.clone(),
+            torch.zeros(b, dtype=torch.float64),
+            torch.zeros(b, dtype=torch.float64),
+        )
         if self.args.eval_metrics:
             sdr, rpa, rca, oa, nv, nf = self._metrics(model, out, batch, hv, hf)
-        cols = [out.loss_mss.detach().double().cpu(), out.loss_pe.detach().double().cpu(), hv, hf, sdr, rpa, rca, oa, nv, nf]
+        cols = [
+            out.loss_mss.detach().double().cpu(),
+            out.loss_pe.detach().double().cpu(),
+            hv,
+            hf,
+            sdr,
+            rpa,
+            rca,
+            oa,
+            nv,
+            nf,
+        ]
         return torch.stack(cols, dim=1).to(out.loss_mss.device)
 
     def _metrics(self, model, out, batch, hv, hf):
@@ -701,8 +899,14 @@ class MajlTrainer:
             model.save_pretrained(folder, safe_serialization=True)
             (folder / "metrics.json").write_text(json.dumps(_jsonable(metrics or {}), indent=2), encoding="utf-8")
             self.args.save(folder / "training_config.yaml")
-            write_model_card(folder, model=model, args=self.args, metrics=metrics or {},
-                             data_summary=self.data_summary, log_history=self.state.log_history)
+            write_model_card(
+                folder,
+                model=model,
+                args=self.args,
+                metrics=metrics or {},
+                data_summary=self.data_summary,
+                log_history=self.state.log_history,
+            )
         acc.wait_for_everyone()
         return folder
 
@@ -723,23 +927,49 @@ def _jsonable(v):
 # one call: arguments → trained model
 
 
-def run_training(args: TrainingArguments, resume_from_checkpoint=None, *, trainer_class=MajlTrainer) -> dict:
+def run_training(
+    args: TrainingArguments, resume_from_checkpoint=None, *, trainer_class=MajlTrainer, allow_fresh_start: bool = False
+) -> dict:
     """Build the model and the data of ``args``, write the resolved config to
-    ``<output_dir>/training_config.yaml`` and train (see :meth:`MajlTrainer.train`)."""
+    ``<output_dir>/training_config.yaml`` and train (see :meth:`MajlTrainer.train`; ``--resume``
+    without a valid checkpoint is an error unless ``allow_fresh_start``)."""
+    if (resume_from_checkpoint is True or resume_from_checkpoint == "latest") and not allow_fresh_start:
+        folder, _ = find_resumable_checkpoint(Path(args.output_dir) / "checkpoints")
+        if folder is None:
+            raise FileNotFoundError(
+                f"--resume: no valid checkpoint in {Path(args.output_dir) / 'checkpoints'}; to start from the "
+                "beginning instead, pass --allow-fresh-start (run_training(..., allow_fresh_start=True)) or "
+                "leave out --resume"
+            )
     accelerator = make_accelerator(args)
     model = build_model(args)
     with accelerator.main_process_first():  # datasets caches are built once
         train_sources = [(spec, load_source(spec)) for spec in args.train_data]
         eval_sources = [(spec, load_source(spec)) for spec in args.eval_data]
     view_kwargs = model_view_kwargs(model)
-    augment = {"gain_db": tuple(args.gain_db) if args.gain_db else None,
-               "channel_swap_p": args.channel_swap_p, "remix_p": args.remix_p}
-    train_ds = build_view(train_sources, **view_kwargs, segment_s=args.segment_s,
-                          crops_per_example=args.crops_per_example, seed=args.seed, augment=augment)
+    augment = {
+        "gain_db": tuple(args.gain_db) if args.gain_db else None,
+        "channel_swap_p": args.channel_swap_p,
+        "remix_p": args.remix_p,
+    }
+    train_ds = build_view(
+        train_sources,
+        **view_kwargs,
+        segment_s=args.segment_s,
+        crops_per_example=args.crops_per_example,
+        seed=args.seed,
+        augment=augment,
+        sampling=args.source_sampling,
+    )
     eval_ds = None
     if eval_sources:
-        eval_ds = build_view(eval_sources, **view_kwargs, segment_s=args.eval_segment_s or args.segment_s,
-                             crops_per_example=args.eval_crops_per_example, seed=args.seed + 1)
+        eval_ds = build_view(
+            eval_sources,
+            **view_kwargs,
+            segment_s=args.eval_segment_s or args.segment_s,
+            crops_per_example=args.eval_crops_per_example,
+            seed=args.seed + 1,
+        )
     summary = {
         "train": [describe_source(s, e) for s, e in train_sources],
         "eval": [describe_source(s, e) for s, e in eval_sources],
@@ -751,15 +981,19 @@ def run_training(args: TrainingArguments, resume_from_checkpoint=None, *, traine
     if accelerator.is_main_process:
         args.save(Path(args.output_dir) / "training_config.yaml")
     trainer = trainer_class(model, args, train_ds, eval_ds, accelerator=accelerator, data_summary=summary)
-    return trainer.train(resume_from_checkpoint)
+    return trainer.train(resume_from_checkpoint, allow_fresh_start=allow_fresh_start)
 
 
 def _pseudo_manifest_summary(path) -> dict:
     from .pseudo_label import read_pseudo_label_manifest
 
     m = read_pseudo_label_manifest(path)
-    return {"path": str(path), "model": m.get("model", {}), "settings": m.get("settings", {}),
-            "examples": len(m.get("examples", []))}
+    return {
+        "path": str(path),
+        "model": m.get("model", {}),
+        "settings": m.get("settings", {}),
+        "examples": len(m.get("examples", [])),
+    }
 
 
 __all__ = [

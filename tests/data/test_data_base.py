@@ -12,6 +12,7 @@ from majl_hf.data import (
     make_example,
     n_grid_frames,
     read_audio,
+    split_at_random,
 )
 
 
@@ -35,7 +36,9 @@ def test_make_example_fills_absent_targets_with_flags_not_missing_keys():
     assert ex["duration_s"] == 1000 / 16000
     check_example(ex)
     f0 = np.array([0, 100, 0, 200.0])
-    ex = make_example(id="a", corpus="c", split="train", mixture=mix, vocals=mix, sampling_rate=16000, licence="x", f0_hz=f0)
+    ex = make_example(
+        id="a", corpus="c", split="train", mixture=mix, vocals=mix, sampling_rate=16000, licence="x", f0_hz=f0
+    )
     assert ex["has_f0"] and ex["has_vocals"]
     np.testing.assert_array_equal(ex["voicing"], [False, True, False, True])
     check_example(ex)
@@ -46,7 +49,9 @@ def test_make_example_rejects_off_grid_labels_and_shape_mismatch():
     with pytest.raises(ValueError, match="grid needs"):
         make_example(id="a", corpus="c", split="t", mixture=mix, sampling_rate=16000, licence="x", f0_hz=np.zeros(5))
     with pytest.raises(ValueError, match="differs from mixture"):
-        make_example(id="a", corpus="c", split="t", mixture=mix, vocals=np.ones((2, 1000)), sampling_rate=16000, licence="x")
+        make_example(
+            id="a", corpus="c", split="t", mixture=mix, vocals=np.ones((2, 1000)), sampling_rate=16000, licence="x"
+        )
     ex = make_example(id="a", corpus="c", split="t", mixture=mix, sampling_rate=16000, licence="x")
     ex["f0_hz"] = ex["f0_hz"] + 1  # has_f0 False with non-zero f0
     with pytest.raises(ValueError):
@@ -56,7 +61,11 @@ def test_make_example_rejects_off_grid_labels_and_shape_mismatch():
 def test_assign_split_is_a_fixed_function_of_group_and_seed():
     # golden values: sha256 of "<seed>:<group>", the same on every machine and Python version
     assert [assign_split(g, seed=0) for g in ("amy", "stool", "Ani", "annar", "heycat")] == [
-        "train", "train", "test", "test", "train"
+        "train",
+        "train",
+        "test",
+        "test",
+        "train",
     ]
     assert assign_split("amy", seed=1) == "test"
     assert assign_split("amy", test_fraction=0.0) == "train" and assign_split("amy", test_fraction=1.0) == "test"
@@ -65,6 +74,25 @@ def test_assign_split_is_a_fixed_function_of_group_and_seed():
     assert 0.17 < frac < 0.23
     with pytest.raises(ValueError):
         assign_split("amy", test_fraction=1.5)
+
+
+def test_split_at_random_draws_an_exact_share_with_a_fixed_seed():
+    ids = ["amy_1_01", "amy_1_02", "bob_1_01", "bob_2_01", "cat_1_01"]
+    # golden values: the order of sha256("<seed>:<id>"), the same on every machine
+    assert split_at_random(ids, seed=0, test_fraction=0.4) == {
+        "amy_1_01": "train",
+        "amy_1_02": "test",
+        "bob_1_01": "test",
+        "bob_2_01": "train",
+        "cat_1_01": "train",
+    }
+    assert split_at_random(reversed(ids + ids), seed=0, test_fraction=0.4) == split_at_random(ids, test_fraction=0.4)
+    assert split_at_random(ids, seed=1, test_fraction=0.4) != split_at_random(ids, seed=0, test_fraction=0.4)
+    clips = [f"s{i % 19}_{i}" for i in range(1000)]
+    for fraction, n_test in ((0.2, 200), (0.0, 0), (1.0, 1000), (0.3333, 333)):
+        assert sum(v == "test" for v in split_at_random(clips, test_fraction=fraction).values()) == n_test
+    with pytest.raises(ValueError, match="test_fraction"):
+        split_at_random(ids, test_fraction=-0.1)
 
 
 def test_read_audio_errors_name_the_file(tmp_path, wav_writer):

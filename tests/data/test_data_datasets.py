@@ -1,5 +1,5 @@
-"""The ``load_*`` functions: ``datasets`` objects with the one schema, built from the same
-iterators, cached, with empty splits handled and the same splits on every run."""
+"""``Corpus.to_dataset()``: ``datasets`` objects with the one schema, built from the same
+iteration, cached, with empty splits handled and the same splits on every run."""
 
 import json
 import shutil
@@ -9,20 +9,11 @@ import pytest
 
 datasets = pytest.importorskip("datasets", reason="the datasets package (extra 'train') is not installed")
 
-from majl_hf.data import (  # noqa: E402
-    CorpusError,
-    check_example,
-    features,
-    iter_medleydb,
-    load_medleydb,
-    load_mir1k,
-    load_mirst500,
-    load_musdb18,
-)
+from majl_hf.data import MIR1K, MIRST500, MUSDB18, CorpusError, MedleyDB, check_example, features  # noqa: E402
 
 
 def test_mir1k_dataset_dict_with_an_empty_split(shared_data, tmp_path):
-    dd = load_mir1k(shared_data("MIR-1K"), cache_dir=tmp_path / "cache")
+    dd = MIR1K(shared_data("MIR-1K")).to_dataset(cache_dir=tmp_path / "cache")
     assert set(dd) == {"train", "test"}
     # one singer only: "amy" falls in train, the test split is empty but present with the schema
     assert dd["train"].num_rows == 1 and dd["test"].num_rows == 0
@@ -36,12 +27,12 @@ def test_mir1k_dataset_dict_with_an_empty_split(shared_data, tmp_path):
 def test_values_equal_the_plain_iterator_and_the_cache_is_reused(shared_data, tmp_path):
     root = shared_data("MedleyDB")
     tracks = ["MusicDelta_80sRock", "MusicDelta_Beethoven"]
-    ds = load_medleydb(root, split="train", tracks=tracks, cache_dir=tmp_path / "cache")
-    again = load_medleydb(root, split="train", tracks=tracks, cache_dir=tmp_path / "cache")
+    ds = MedleyDB(root, split="train", tracks=tracks).to_dataset(cache_dir=tmp_path / "cache")
+    again = MedleyDB(root, split="train", tracks=tracks).to_dataset(cache_dir=tmp_path / "cache")
     assert ds._fingerprint == again._fingerprint  # built once, then read from the cache
     rows = {r["id"]: r for r in ds.with_format("numpy")}
     plain = {r["id"]: r for r in ds}  # python lists: float64 stays float64
-    for ex in iter_medleydb(root, tracks=tracks):
+    for ex in MedleyDB(root, tracks=tracks):
         row = rows[ex["id"]]
         check_example(row)
         for key in ("mixture", "vocals", "f0_hz", "voicing"):
@@ -55,9 +46,9 @@ def test_values_equal_the_plain_iterator_and_the_cache_is_reused(shared_data, tm
 def test_corpora_share_features_and_concatenate(shared_data, tmp_path):
     cache = tmp_path / "cache"
     parts = [
-        load_mir1k(shared_data("MIR-1K"), split="train", cache_dir=cache),
-        load_musdb18(shared_data("MUSDB18-HQ"), split="train", fmt="wav", cache_dir=cache),
-        load_medleydb(shared_data("MedleyDB"), split="train", tracks=["MusicDelta_Beethoven"], cache_dir=cache),
+        MIR1K(shared_data("MIR-1K"), split="train").to_dataset(cache_dir=cache),
+        MUSDB18(shared_data("MUSDB18-HQ"), split="train", fmt="wav").to_dataset(cache_dir=cache),
+        MedleyDB(shared_data("MedleyDB"), split="train", tracks=["MusicDelta_Beethoven"]).to_dataset(cache_dir=cache),
     ]
     both = datasets.concatenate_datasets(parts)
     assert both.num_rows == 3 and both.features == features()
@@ -68,17 +59,17 @@ def test_corpora_share_features_and_concatenate(shared_data, tmp_path):
 def test_errors_come_out_unwrapped(mir1k_copy, tmp_path):
     (mir1k_copy / "PitchLabel" / "amy_3_01.pv").write_text("0\nx\n")
     with pytest.raises(CorpusError, match="amy_3_01.pv: malformed"):
-        load_mir1k(mir1k_copy, split="train", cache_dir=tmp_path / "cache")
-    ds = load_mir1k(mir1k_copy, split="train", on_error="skip", cache_dir=tmp_path / "cache")
+        MIR1K(mir1k_copy, split="train").to_dataset(cache_dir=tmp_path / "cache")
+    ds = MIR1K(mir1k_copy, split="train", on_error="skip").to_dataset(cache_dir=tmp_path / "cache")
     assert ds.num_rows == 0
 
 
 def test_cache_follows_changes_on_disk(mir1k_copy, tmp_path):
     cache = tmp_path / "cache"
-    first = load_mir1k(mir1k_copy, split="train", cache_dir=cache).with_format("numpy")[0]["f0_hz"]
+    first = MIR1K(mir1k_copy, split="train").to_dataset(cache_dir=cache).with_format("numpy")[0]["f0_hz"]
     pv = mir1k_copy / "PitchLabel" / "amy_3_01.pv"
     pv.write_text("60\n" * 199)  # edited label: the dataset must be rebuilt, not read from the cache
-    second = load_mir1k(mir1k_copy, split="train", cache_dir=cache).with_format("numpy")[0]["f0_hz"]
+    second = MIR1K(mir1k_copy, split="train").to_dataset(cache_dir=cache).with_format("numpy")[0]["f0_hz"]
     assert not first.any() and second[1:].min() == pytest.approx(261.6256, rel=1e-5)
 
 
@@ -94,8 +85,8 @@ def test_splits_identical_across_runs_and_leak_free(tmp_path, shared_data):
             name = f"sing{s}_{song}_01"
             os.symlink(src / "Wavfile" / "amy_3_01.wav", root / "Wavfile" / f"{name}.wav")
             os.symlink(src / "PitchLabel" / "amy_3_01.pv", root / "PitchLabel" / f"{name}.pv")
-    a = load_mir1k(root, cache_dir=tmp_path / "cache_a")
-    b = load_mir1k(root, cache_dir=tmp_path / "cache_b")  # an independent build
+    a = MIR1K(root).to_dataset(cache_dir=tmp_path / "cache_a")
+    b = MIR1K(root).to_dataset(cache_dir=tmp_path / "cache_b")  # an independent build
     for split in ("train", "test"):
         assert a[split]["id"] == b[split]["id"]
     train = {i.split("_")[0] for i in a["train"]["id"]}
@@ -110,7 +101,7 @@ def test_mirst500_dataset(tmp_path, shared_data):
     shutil.copy(shared_data("MIR-1K", "Wavfile", "amy_3_01.wav"), audio / "Mixture.wav")
     notes = tmp_path / "notes.DERIVED.json"
     notes.write_text(json.dumps({"401": [[0.5, 1.0, 69]]}))
-    dd = load_mirst500(tmp_path / "audio", notes, cache_dir=tmp_path / "cache")
+    dd = MIRST500(tmp_path / "audio", notes_path=notes).to_dataset(cache_dir=tmp_path / "cache")
     assert dd["train"].num_rows == 0 and dd["test"].num_rows == 1
     row = dd["test"].with_format("numpy")[0]
     check_example(row)

@@ -12,14 +12,14 @@ import soundfile as sf
 
 pytest.importorskip("yaml", reason="MedleyDB metadata needs pyyaml (extra 'train')")
 
-from majl_hf.data import CorpusError, check_example, iter_medleydb  # noqa: E402
+from majl_hf.data import CorpusError, MedleyDB, check_example  # noqa: E402
 from majl_hf.data.medleydb import read_pitch_csv, voiced_rows_to_dense  # noqa: E402
 
 ROCK = "MusicDelta_80sRock"
 
 
 def _rock(root):
-    (ex,) = list(iter_medleydb(root, tracks=[ROCK]))
+    (ex,) = list(MedleyDB(root, tracks=[ROCK]))
     return ex
 
 
@@ -102,21 +102,21 @@ def test_80srock_f0_agrees_with_an_independent_pitch_track_and_a_one_frame_shift
 
 def test_instrumental_track_has_known_silent_vocals(shared_data):
     root = shared_data("MedleyDB")
-    (ex,) = list(iter_medleydb(root, tracks=["MusicDelta_Beethoven"]))
+    (ex,) = list(MedleyDB(root, tracks=["MusicDelta_Beethoven"]))
     check_example(ex)
     assert ex["has_vocals"] and not ex["vocals"].any()
     assert ex["has_f0"] and not ex["voicing"].any()
     assert ex["mixture"].shape == (2, 88200) and np.abs(ex["mixture"]).max() > 0.01
-    excluded = list(iter_medleydb(root, tracks=["MusicDelta_Beethoven"], include_instrumental=False, on_error="skip"))
+    excluded = list(MedleyDB(root, tracks=["MusicDelta_Beethoven"], include_instrumental=False, on_error="skip"))
     assert excluded == []
 
 
 def test_real_track_without_mix_is_reported(shared_data, caplog):
     root = shared_data("MedleyDB")
     with pytest.raises(CorpusError, match="NightOwl_MIX.wav: audio file not found"):
-        list(iter_medleydb(root, tracks=["AClassicEducation_NightOwl"]))
+        list(MedleyDB(root, tracks=["AClassicEducation_NightOwl"]))
     with caplog.at_level(logging.WARNING, logger="majl_hf.data"):
-        exs = list(iter_medleydb(root, on_error="skip"))
+        exs = list(MedleyDB(root, on_error="skip"))
     assert sorted(e["id"] for e in exs) == ["MusicDelta_80sRock", "MusicDelta_Beethoven"]
     assert any("NightOwl_MIX.wav" in r.getMessage() for r in caplog.records)
 
@@ -186,7 +186,7 @@ def test_bad_data_raises_naming_the_file(medleydb_copy, shared_data, wav_writer,
     elif breakage == "no_vocal_stem":
         _replace_line(meta, "instrument: male singer", "instrument: kazoo")
     with pytest.raises(CorpusError, match=message) as err:
-        list(iter_medleydb(root, tracks=[ROCK]))
+        list(MedleyDB(root, tracks=[ROCK]))
     assert err.value.path.name == culprit and culprit in str(err.value)
 
 
@@ -205,12 +205,12 @@ def test_third_column_is_ignored(shared_data):
 def test_skip_mode_logs_and_keeps_good_tracks(medleydb_copy, caplog):
     (medleydb_copy / "Annotations" / "Pitch" / f"{ROCK}_STEM_04.csv").write_text("0.1,abc\n")
     with caplog.at_level(logging.WARNING, logger="majl_hf.data"):
-        exs = list(iter_medleydb(medleydb_copy, on_error="skip"))
+        exs = list(MedleyDB(medleydb_copy, on_error="skip"))
     assert [e["id"] for e in exs] == ["MusicDelta_Beethoven"]
     assert any(f"{ROCK}_STEM_04.csv" in r.getMessage() for r in caplog.records)
 
 
-def test_split_by_artist_or_song_is_deterministic_and_leak_free(tmp_path, shared_data):
+def test_split_by_singer_or_clip_is_deterministic_and_leak_free(tmp_path, shared_data):
     src = shared_data("MedleyDB")
     root = tmp_path / "MedleyDB"
     (root / "Metadata").mkdir(parents=True)
@@ -225,19 +225,36 @@ def test_split_by_artist_or_song_is_deterministic_and_leak_free(tmp_path, shared
             (root / "Audio" / name).mkdir()
             os.symlink(src / "Audio" / "MusicDelta_Beethoven" / "MusicDelta_Beethoven_MIX.wav",
                        root / "Audio" / name / f"{name}_MIX.wav")
-    for group_by, group in (("artist", lambda n: n.split("_")[0]), ("song", lambda n: n)):
-        run1 = {e["id"]: e["split"] for e in iter_medleydb(root, group_by=group_by, test_fraction=0.3)}
-        run2 = {e["id"]: e["split"] for e in iter_medleydb(root, group_by=group_by, test_fraction=0.3)}
+    runs = {}
+    for split_by, group in (("singer", lambda n: n.split("_")[0]), ("clip", lambda n: n)):
+        run1 = {e["id"]: e["split"] for e in MedleyDB(root, split_by=split_by, test_fraction=0.3)}
+        run2 = {e["id"]: e["split"] for e in MedleyDB(root, split_by=split_by, test_fraction=0.3)}
         assert run1 == run2 and len(run1) == 30
         train = {group(i) for i, s in run1.items() if s == "train"}
         test = {group(i) for i, s in run1.items() if s == "test"}
-        assert train and test and not train & test, group_by
+        assert train and test and not train & test, split_by
+        runs[split_by] = run1
+    # singer (the default) keeps every artist on one side; clip is the paper's: exactly 30 % of the
+    # tracks at random, so artists straddle the split
+    assert runs["singer"] == {e["id"]: e["split"] for e in MedleyDB(root, test_fraction=0.3)}
+    assert sum(s == "test" for s in runs["clip"].values()) == 9
+    by_artist = {}
+    for i, s in runs["clip"].items():
+        by_artist.setdefault(i.split("_")[0], set()).add(s)
+    assert any(len(sides) == 2 for sides in by_artist.values())
+    # `tracks` does not move a track's clip split (drawn over every listed track)
+    some = sorted(runs["clip"])[:5]
+    assert {e["id"]: e["split"] for e in MedleyDB(root, split_by="clip", test_fraction=0.3, tracks=some)} == {
+        t: runs["clip"][t] for t in some
+    }
+    with pytest.raises(ValueError, match="split_by"):
+        MedleyDB(root, split_by="artist")
 
 
 def test_official_pitch_annotations_folder_name_is_found(medleydb_copy):
     pitch = medleydb_copy / "Annotations" / "Pitch"
     pitch.rename(medleydb_copy / "Annotations" / "Pitch_Annotations")
-    (ex,) = list(iter_medleydb(medleydb_copy, tracks=[ROCK]))
+    (ex,) = list(MedleyDB(medleydb_copy, tracks=[ROCK]))
     assert ex["has_f0"] and ex["voicing"].sum() > 200
 
 
@@ -262,8 +279,8 @@ def test_several_vocal_stems_sum_and_melody_stem_has_pitch_priority(medleydb_cop
     (pitch / f"{name}_STEM_01.csv").write_text("".join(f"{k * hop:.9f},500.0\n" for k in range(1, 1150)))
     # S03 ("vocalists") has no annotation: it counts in the vocals only, with a log line
     with caplog.at_level(logging.INFO, logger="majl_hf.data"):
-        (duo,) = list(iter_medleydb(root, tracks=[name]))
-    (rock_ex,) = list(iter_medleydb(root, tracks=[ROCK]))
+        (duo,) = list(MedleyDB(root, tracks=[name]))
+    (rock_ex,) = list(MedleyDB(root, tracks=[ROCK]))
     np.testing.assert_allclose(duo["vocals"], 3 * rock_ex["vocals"], atol=1e-6)
     lead = rock_ex["f0_hz"] > 0
     np.testing.assert_array_equal(duo["f0_hz"][lead], rock_ex["f0_hz"][lead])  # melody stem wins

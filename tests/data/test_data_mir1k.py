@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from majl_hf.data import CorpusError, check_example, iter_mir1k
+from majl_hf.data import MIR1K, CorpusError, check_example
 from majl_hf.data.mir1k import singer_of
 from majl_hf.pitch.convert import midi_to_hz
 
 
 def test_real_excerpt_mixture_vocals_and_cropped_label(shared_data):
     root = shared_data("MIR-1K")
-    (ex,) = list(iter_mir1k(root))
+    (ex,) = list(MIR1K(root))
     check_example(ex)
     raw, sr = sf.read(str(root / "Wavfile" / "amy_3_01.wav"), dtype="float32")
     assert (ex["corpus"], ex["id"], ex["sampling_rate"], sr) == ("mir1k", "amy_3_01", 16000, 16000)
@@ -40,7 +40,7 @@ def test_pv_line_i_lands_on_grid_frame_i_plus_1(mir1k_copy, shared_data):
     pv = np.loadtxt(shared_data("MIR-1K", "PitchLabel", "amy_3_01.pv"))
     shifted = pv[100:]  # 99 lines: line j = original line j + 100
     (mir1k_copy / "PitchLabel" / "amy_3_01.pv").write_text("".join(f"{v:.4f}\n" for v in shifted))
-    (ex,) = list(iter_mir1k(mir1k_copy))
+    (ex,) = list(MIR1K(mir1k_copy))
     f0 = ex["f0_hz"]
     assert f0[0] == 0.0  # t = 0 has no MIR-1K frame (the first is centred at 20 ms)
     np.testing.assert_allclose(f0[1:100], midi_to_hz(np.round(shifted, 4)), rtol=1e-6)
@@ -51,7 +51,7 @@ def test_pv_line_i_lands_on_grid_frame_i_plus_1(mir1k_copy, shared_data):
 
 
 def test_separation_only_without_labels(shared_data):
-    exs = list(iter_mir1k(shared_data("MIR-1K_wav_only"), with_f0=False))
+    exs = list(MIR1K(shared_data("MIR-1K_wav_only"), with_f0=False))
     assert [e["id"] for e in exs] == ["amy_7_08", "stool_4_07"]
     for e in exs:
         check_example(e)
@@ -85,7 +85,7 @@ def test_bad_data_raises_naming_the_file(mir1k_copy, wav_writer, breakage, messa
     elif breakage == "unreadable_wav":
         wav.write_bytes(os.urandom(2000))
     with pytest.raises(CorpusError, match=message) as err:
-        list(iter_mir1k(mir1k_copy))
+        list(MIR1K(mir1k_copy))
     assert err.value.path.name in ("amy_3_01.wav", "amy_3_01.pv")
     assert err.value.path.name in str(err.value)
 
@@ -94,11 +94,11 @@ def test_skip_logs_and_keeps_the_good_clips(mir1k_copy, caplog):
     (mir1k_copy / "Wavfile" / "amy_3_02.wav").write_bytes((mir1k_copy / "Wavfile" / "amy_3_01.wav").read_bytes())
     (mir1k_copy / "PitchLabel" / "amy_3_02.pv").write_text("0\n0\nsixty\n")
     with caplog.at_level(logging.WARNING, logger="majl_hf.data"):
-        exs = list(iter_mir1k(mir1k_copy, on_error="skip"))
+        exs = list(MIR1K(mir1k_copy, on_error="skip"))
     assert [e["id"] for e in exs] == ["amy_3_01"]
     assert any("amy_3_02.pv" in r.getMessage() and "malformed" in r.getMessage() for r in caplog.records)
     with pytest.raises(ValueError, match="on_error"):
-        list(iter_mir1k(mir1k_copy, on_error="ignore"))
+        list(MIR1K(mir1k_copy, on_error="ignore"))
 
 
 def _many_singers(root, shared_data, n_singers=40):
@@ -116,13 +116,34 @@ def _many_singers(root, shared_data, n_singers=40):
 
 def test_split_by_singer_is_deterministic_and_leak_free(tmp_path, shared_data):
     root = _many_singers(tmp_path / "MIR-1K", shared_data)
-    run1 = {e["id"]: e["split"] for e in iter_mir1k(root)}
-    run2 = {e["id"]: e["split"] for e in iter_mir1k(root)}
+    run1 = {e["id"]: e["split"] for e in MIR1K(root)}
+    run2 = {e["id"]: e["split"] for e in MIR1K(root)}
     assert run1 == run2 and len(run1) == 120
     train = {singer_of(i) for i, s in run1.items() if s == "train"}
     test = {singer_of(i) for i, s in run1.items() if s == "test"}
     assert train and test and not train & test
     assert 0.05 < len(test) / 40 < 0.4
-    assert [e["id"] for e in iter_mir1k(root, split="test")] == sorted(i for i, s in run1.items() if s == "test")
-    other_seed = {e["id"]: e["split"] for e in iter_mir1k(root, seed=1)}
+    assert [e["id"] for e in MIR1K(root, split="test")] == sorted(i for i, s in run1.items() if s == "test")
+    other_seed = {e["id"]: e["split"] for e in MIR1K(root, seed=1)}
     assert other_seed != run1
+
+
+def test_split_by_clip_is_the_papers_80_20_at_random(tmp_path, shared_data):
+    root = _many_singers(tmp_path / "MIR-1K", shared_data)
+    run1 = {e["id"]: e["split"] for e in MIR1K(root, split_by="clip")}
+    run2 = {e["id"]: e["split"] for e in MIR1K(root, split_by="clip")}
+    assert run1 == run2 and len(run1) == 120
+    test = sorted(i for i, s in run1.items() if s == "test")
+    assert len(test) == 24  # exactly 20 % of the clips, not of the singers
+    # singers straddle the split (the paper's split is not leak-free), unlike split_by="singer"
+    sides = {}
+    for i, s in run1.items():
+        sides.setdefault(singer_of(i), set()).add(s)
+    assert sum(len(v) == 2 for v in sides.values()) >= 5
+    assert [e["id"] for e in MIR1K(root, split_by="clip", split="test")] == test
+    assert {e["id"]: e["split"] for e in MIR1K(root, split_by="clip", seed=1)} != run1
+    assert run1 != {e["id"]: e["split"] for e in MIR1K(root)}  # the default is split_by="singer"
+    with pytest.raises(ValueError, match="split_by"):
+        MIR1K(root, split_by="song")
+    with pytest.raises(ValueError, match="test_fraction"):
+        MIR1K(root, split_by="clip", test_fraction=1.2)

@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("yaml", reason="MedleyDB metadata needs pyyaml (extra 'train')")
 
-from majl_hf.data import CorpusError, check_example, iter_medleydb, iter_mirst500  # noqa: E402
-from majl_hf.data.mirst500 import notes_to_f0, official_split  # noqa: E402
+from majl_hf.data import MIRST500, CorpusError, MedleyDB, check_example  # noqa: E402
 from majl_hf.data.medleydb import read_pitch_csv  # noqa: E402
+from majl_hf.data.mirst500 import notes_to_f0, official_split  # noqa: E402
 from majl_hf.pitch.convert import hz_to_midi, midi_to_hz  # noqa: E402
 
 ROCK = "MusicDelta_80sRock"
@@ -29,7 +29,9 @@ def derive_notes(times_s, f0_hz, min_rows=4):
     for i in range(1, len(times_s) + 1):
         if i == len(times_s) or midi[i] != midi[start] or times_s[i] - times_s[i - 1] > 1.5 * HOP:
             if i - start >= min_rows:
-                notes.append([round(float(times_s[start]), 6), round(float(times_s[i - 1] + HOP), 6), int(midi[start])])
+                notes.append(
+                    [round(float(times_s[start]), 6), round(float(times_s[i - 1] + HOP), 6), int(midi[start])]
+                )
             start = i
     return notes
 
@@ -56,7 +58,7 @@ def mirst500(tmp_path, shared_data):
 def test_notes_become_frame_f0(mirst500, shared_data):
     audio_root, notes_path, notes = mirst500
     assert len(notes) > 15
-    exs = list(iter_mirst500(audio_root, notes_path))
+    exs = list(MIRST500(audio_root, notes_path=notes_path))
     assert [(e["id"], e["split"]) for e in exs] == [("1", "train"), ("401", "test")]
     ex = exs[0]
     check_example(ex)
@@ -70,7 +72,7 @@ def test_notes_become_frame_f0(mirst500, shared_data):
         np.testing.assert_allclose(f0[m], midi_to_hz(pitch), rtol=1e-6)
     assert inside.any() and not f0[~inside].any()
     # the derived notes follow the singer: within a semitone of the MedleyDB labels on co-voiced frames
-    (medley,) = list(iter_medleydb(shared_data("MedleyDB"), tracks=[ROCK]))
+    (medley,) = list(MedleyDB(shared_data("MedleyDB"), tracks=[ROCK]))
     both = (f0 > 0) & (medley["f0_hz"] > 0)
     assert both.sum() > 150
     cents = 1200 * np.abs(np.log2(f0[both] / medley["f0_hz"][both]))
@@ -89,9 +91,9 @@ def test_split_and_missing_audio_log(mirst500, caplog):
     data["7"] = notes  # a song without audio (dead link): left out with an info log
     notes_path.write_text(json.dumps(data))
     with caplog.at_level(logging.INFO, logger="majl_hf.data"):
-        assert [e["id"] for e in iter_mirst500(audio_root, notes_path, split="test")] == ["401"]
+        assert [e["id"] for e in MIRST500(audio_root, notes_path=notes_path, split="test")] == ["401"]
     assert any("1 songs" in r.getMessage() for r in caplog.records)
-    assert [e["id"] for e in iter_mirst500(audio_root, notes_path, split="train")] == ["1"]
+    assert [e["id"] for e in MIRST500(audio_root, notes_path=notes_path, split="train")] == ["1"]
 
 
 @pytest.mark.parametrize(
@@ -133,7 +135,7 @@ def test_bad_data_raises_naming_the_file(mirst500, breakage, message, culprit):
     if breakage not in ("json_syntax", "missing_note_file", "unreadable_audio"):
         notes_path.write_text(json.dumps(data))
     with pytest.raises(CorpusError, match=message) as err:
-        list(iter_mirst500(audio_root, notes_path))
+        list(MIRST500(audio_root, notes_path=notes_path))
     assert err.value.path.name.endswith(culprit) and err.value.path.name in str(err.value)
 
 
@@ -141,5 +143,5 @@ def test_skip_mode_keeps_the_good_song(mirst500, caplog):
     audio_root, notes_path, _ = mirst500
     (audio_root / "test" / "401" / "Mixture.wav").write_bytes(os.urandom(4000))
     with caplog.at_level(logging.WARNING, logger="majl_hf.data"):
-        assert [e["id"] for e in iter_mirst500(audio_root, notes_path, on_error="skip")] == ["1"]
+        assert [e["id"] for e in MIRST500(audio_root, notes_path=notes_path, on_error="skip")] == ["1"]
     assert any("unreadable audio" in r.getMessage() for r in caplog.records)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from majl_hf.data import CorpusError, DecoderNotFoundError, check_example, iter_musdb18
+from majl_hf.data import MUSDB18, CorpusError, DecoderNotFoundError, check_example
 from majl_hf.data import musdb18 as musdb_module
 
 TRACK = "Music Delta - 80s Rock"
@@ -15,7 +15,7 @@ TRACK = "Music Delta - 80s Rock"
 
 def test_hq_excerpt_values(shared_data):
     root = shared_data("MUSDB18-HQ")
-    (ex,) = list(iter_musdb18(root))
+    (ex,) = list(MUSDB18(root))
     check_example(ex)
     folder = root / "train" / TRACK
     assert (ex["id"], ex["split"], ex["corpus"], ex["sampling_rate"]) == (TRACK, "train", "musdb18", 44100)
@@ -28,7 +28,9 @@ def test_hq_excerpt_values(shared_data):
     stems = sum(sf.read(str(folder / f"{s}.wav"), dtype="float32")[0] for s in ("vocals", "drums", "bass", "other"))
     assert np.abs(stems.T - ex["mixture"]).max() < 0.06
     # and the vocals are the vocals: strongly correlated with the MedleyDB vocal stem of the same excerpt
-    medley = shared_data("MedleyDB", "Audio", "MusicDelta_80sRock", "MusicDelta_80sRock_STEMS", "MusicDelta_80sRock_STEM_04.wav")
+    medley = shared_data(
+        "MedleyDB", "Audio", "MusicDelta_80sRock", "MusicDelta_80sRock_STEMS", "MusicDelta_80sRock_STEM_04.wav"
+    )
     stem, _ = sf.read(str(medley), dtype="float32")
     corr = np.corrcoef(stem.T.ravel(), ex["vocals"].ravel())[0, 1]
     assert corr > 0.9
@@ -36,15 +38,15 @@ def test_hq_excerpt_values(shared_data):
 
 def test_split_filters_and_validation_subset(shared_data, tmp_path):
     root = shared_data("MUSDB18-HQ")
-    assert [e["id"] for e in iter_musdb18(root, split="train")] == [TRACK]
-    assert list(iter_musdb18(root, split="test")) == []
+    assert [e["id"] for e in MUSDB18(root, split="train")] == [TRACK]
+    assert list(MUSDB18(root, split="test")) == []
     with pytest.raises(ValueError, match="split"):
-        list(iter_musdb18(root, split="validation"))
+        list(MUSDB18(root, split="validation"))
     # a track on musdb's validation list moves to "validation" with validation=True
     fake = tmp_path / "MUSDB18-HQ" / "train" / "Actions - One Minute Smile"
     shutil.copytree(root / "train" / TRACK, fake)
     shutil.copytree(root / "train" / TRACK, tmp_path / "MUSDB18-HQ" / "test" / TRACK)
-    splits = {(e["id"], e["split"]) for e in iter_musdb18(tmp_path / "MUSDB18-HQ", validation=True)}
+    splits = {(e["id"], e["split"]) for e in MUSDB18(tmp_path / "MUSDB18-HQ", validation=True)}
     assert splits == {("Actions - One Minute Smile", "validation"), (TRACK, "test")}
 
 
@@ -52,13 +54,15 @@ def test_stem_mp4_without_ffmpeg_says_to_install_it(shared_data, monkeypatch):
     root = shared_data("MUSDB18")
     monkeypatch.setattr(musdb_module.shutil, "which", lambda name: None)
     with pytest.raises(DecoderNotFoundError, match="needs the ffmpeg program.*Install ffmpeg") as err:
-        list(iter_musdb18(root))
+        list(MUSDB18(root))
     assert f"{TRACK}.stem.mp4" in str(err.value)
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="decoding .stem.mp4 needs the ffmpeg program (not installed)")
+@pytest.mark.skipif(
+    shutil.which("ffmpeg") is None, reason="decoding .stem.mp4 needs the ffmpeg program (not installed)"
+)
 def test_stem_mp4_decodes_like_the_hq_files(shared_data):
-    (ex,) = list(iter_musdb18(shared_data("MUSDB18"), fmt="stem"))
+    (ex,) = list(MUSDB18(shared_data("MUSDB18"), fmt="stem"))
     check_example(ex)
     hq, _ = sf.read(str(shared_data("MUSDB18-HQ", "train", TRACK, "vocals.wav")), dtype="float32")
     n = min(hq.shape[0], ex["vocals"].shape[1])
@@ -89,11 +93,11 @@ def test_bad_data_raises_naming_the_file(musdb_hq_copy, wav_writer, breakage, me
     elif breakage == "rate_vocals":
         wav_writer(folder / "vocals.wav", np.zeros((2, 300032)), 22050)
     with pytest.raises(CorpusError, match=message) as err:
-        list(iter_musdb18(musdb_hq_copy))
+        list(MUSDB18(musdb_hq_copy))
     assert err.value.path.name == culprit and TRACK in str(err.value)
-    assert list(iter_musdb18(musdb_hq_copy, on_error="skip")) == []
+    assert list(MUSDB18(musdb_hq_copy, on_error="skip")) == []
 
 
 def test_empty_root_is_an_error(tmp_path):
     with pytest.raises(CorpusError, match="no MUSDB18 tracks"):
-        list(iter_musdb18(tmp_path))
+        list(MUSDB18(tmp_path))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from majl_hf.data import TrainingView, collate_training, iter_medleydb, iter_mir1k, iter_musdb18, make_example
+from majl_hf.data import MIR1K, MUSDB18, MedleyDB, TrainingView, collate_training, make_example
 
 
 def clock_example(sr, seconds=3.0, slope_hz_per_s=1000.0, channels=1):
@@ -16,8 +16,16 @@ def clock_example(sr, seconds=3.0, slope_hz_per_s=1000.0, channels=1):
     mix = np.tile(t, (channels, 1))
     n_frames = 1 + int(np.floor(n / (0.02 * sr) + 1e-9))
     f0 = 200.0 + slope_hz_per_s * 0.02 * np.arange(n_frames)
-    return make_example(id=f"clock{sr}", corpus="synthetic", split="train", mixture=mix, vocals=0.5 * mix,
-                        sampling_rate=sr, f0_hz=f0, licence="none")
+    return make_example(
+        id=f"clock{sr}",
+        corpus="synthetic",
+        split="train",
+        mixture=mix,
+        vocals=0.5 * mix,
+        sampling_rate=sr,
+        f0_hz=f0,
+        licence="none",
+    )
 
 
 @pytest.mark.parametrize(
@@ -32,7 +40,9 @@ def clock_example(sr, seconds=3.0, slope_hz_per_s=1000.0, channels=1):
 )
 def test_crop_and_labels_are_aligned_sample_exactly(src_sr, dst_sr, hop_s):
     ex = clock_example(src_sr)
-    view = TrainingView([ex], segment_s=1.0, sampling_rate=dst_sr, channels=1, hop_s=hop_s, crops_per_example=6, seed=3)
+    view = TrainingView(
+        [ex], segment_s=1.0, sampling_rate=dst_sr, channels=1, hop_s=hop_s, crops_per_example=6, seed=3
+    )
     starts = set()
     for i in range(len(view)):
         item = view[i]
@@ -60,7 +70,7 @@ def test_real_crop_matches_reference_audio_and_labels(shared_data, shared_refere
     """80sRock vocals cropped to 16 kHz mono equal the reference 16 kHz mono stem at the crop's
     grid start, and the labels are the example's grid labels from that frame on."""
     pytest.importorskip("yaml", reason="MedleyDB metadata needs pyyaml (extra 'train')")
-    (ex,) = list(iter_medleydb(shared_data("MedleyDB"), tracks=["MusicDelta_80sRock"]))
+    (ex,) = list(MedleyDB(shared_data("MedleyDB"), tracks=["MusicDelta_80sRock"]))
     ref = np.load(shared_reference("crepe", "80srock_stem04.npz"))["audio_16k"]  # soxr HQ of the stereo mean
     view = TrainingView([ex], segment_s=1.5, sampling_rate=16000, channels=1, crops_per_example=3, seed=0)
     for i in range(3):
@@ -73,7 +83,7 @@ def test_real_crop_matches_reference_audio_and_labels(shared_data, shared_refere
 
 
 def test_collate_mixed_corpora(shared_data):
-    examples = list(iter_mir1k(shared_data("MIR-1K"))) + list(iter_musdb18(shared_data("MUSDB18-HQ")))
+    examples = list(MIR1K(shared_data("MIR-1K"))) + list(MUSDB18(shared_data("MUSDB18-HQ")))
     view = TrainingView(examples, segment_s=0.5, sampling_rate=22050, channels=2, seed=0)
     batch = collate_training([view[0], view[1]])
     assert set(batch) == {"input_values", "target_vocals", "target_f0_hz", "has_vocals", "has_f0"}
@@ -88,9 +98,7 @@ def test_collate_mixed_corpora(shared_data):
 
 def test_datasets_input_and_determinism(shared_data, tmp_path):
     datasets = pytest.importorskip("datasets")  # noqa: F841
-    from majl_hf.data import load_medleydb
-
-    ds = load_medleydb(shared_data("MedleyDB"), split="train", tracks=["MusicDelta_80sRock"], cache_dir=tmp_path)
+    ds = MedleyDB(shared_data("MedleyDB"), split="train", tracks=["MusicDelta_80sRock"]).to_dataset(cache_dir=tmp_path)
     a = TrainingView(ds, segment_s=1.0, sampling_rate=16000, channels=2, hop_s=0.01, seed=5, crops_per_example=2)
     b = TrainingView(ds, segment_s=1.0, sampling_rate=16000, channels=2, hop_s=0.01, seed=5, crops_per_example=2)
     for i in range(2):
@@ -106,15 +114,39 @@ def test_augmentation_gain_swap_remix():
     n = 44100
     voc = rng.standard_normal((2, n)).astype(np.float32) * 0.1
     acc = rng.standard_normal((2, n)).astype(np.float32) * 0.1
-    singer = make_example(id="s", corpus="x", split="train", mixture=voc + acc, vocals=voc, sampling_rate=44100,
-                          f0_hz=np.full(51, 220.0), licence="none")
-    const = make_example(id="c", corpus="x", split="train", mixture=np.full((2, n), 0.25), vocals=np.zeros((2, n)),
-                         sampling_rate=44100, licence="none")
-    notes_only = make_example(id="n", corpus="x", split="train", mixture=acc, sampling_rate=44100,
-                              f0_hz=np.full(51, 220.0), licence="none")
+    singer = make_example(
+        id="s",
+        corpus="x",
+        split="train",
+        mixture=voc + acc,
+        vocals=voc,
+        sampling_rate=44100,
+        f0_hz=np.full(51, 220.0),
+        licence="none",
+    )
+    const = make_example(
+        id="c",
+        corpus="x",
+        split="train",
+        mixture=np.full((2, n), 0.25),
+        vocals=np.zeros((2, n)),
+        sampling_rate=44100,
+        licence="none",
+    )
+    notes_only = make_example(
+        id="n", corpus="x", split="train", mixture=acc, sampling_rate=44100, f0_hz=np.full(51, 220.0), licence="none"
+    )
     plain = TrainingView([singer, const, notes_only], segment_s=0.5, sampling_rate=44100, channels=2, seed=1)
-    aug = TrainingView([singer, const, notes_only], segment_s=0.5, sampling_rate=44100, channels=2, seed=1,
-                       remix_p=1.0, gain_db=(-6.0, -6.0), channel_swap_p=1.0)
+    aug = TrainingView(
+        [singer, const, notes_only],
+        segment_s=0.5,
+        sampling_rate=44100,
+        channels=2,
+        seed=1,
+        remix_p=1.0,
+        gain_db=(-6.0, -6.0),
+        channel_swap_p=1.0,
+    )
     p, q = plain[0], aug[0]
     g = 10 ** (-6 / 20)
     # vocals: same crop, scaled and swapped; the accompaniment is the other track's (a constant 0.25)

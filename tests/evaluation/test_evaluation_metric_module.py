@@ -78,8 +78,8 @@ def metric_run(tmp_path_factory):
         [sys.executable, "-c", _SCRIPT], cwd=home, env=env, capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):])
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
+    return json.loads(line[len("RESULT ") :])
 
 
 def _signals():
@@ -93,8 +93,8 @@ def _signals():
 def test_metric_module_file_exists_and_has_one_import_per_line():
     path = Path(metric_module_path())
     assert path.is_file() and path.name == "majl_metric.py"
-    imports = [l for l in path.read_text().splitlines() if l.startswith(("import ", "from "))]
-    assert imports and all("," not in l for l in imports)
+    imports = [ln for ln in path.read_text().splitlines() if ln.startswith(("import ", "from "))]
+    assert imports and all("," not in ln for ln in imports)
 
 
 def test_evaluate_load_offline_and_numbers_match_the_library(metric_run):
@@ -116,7 +116,9 @@ def test_evaluate_load_offline_and_numbers_match_the_library(metric_run):
     assert 0 < full["rpa"] < 1 and full["skipped"]["rpa"] == {"missing": 1}
     assert full["per_clip"][1]["sdr"]["status"] == "silent_reference"
     # bare arrays, energy-ratio SDR
-    assert metric_run["bare"]["sdr"] == pytest.approx(10 * np.log10(np.sum(ref**2) / np.sum((ref - est) ** 2)), abs=1e-9)
+    assert metric_run["bare"]["sdr"] == pytest.approx(
+        10 * np.log10(np.sum(ref**2) / np.sum((ref - est) ** 2)), abs=1e-9
+    )
     assert metric_run["bare"]["gnsdr"] is None and metric_run["bare"]["rpa"] is None
     # (channels, samples) audio through add_batch
     stereo = bss_eval_sdr(np.stack([ref, 0.5 * ref]), np.stack([est, 0.5 * est]))

@@ -15,7 +15,7 @@ from majl_hf.evaluation import (
 )
 
 mir_eval = pytest.importorskip("mir_eval")
-import mir_eval.melody  # noqa: E402
+import mir_eval.melody  # noqa: E402, F811  (importorskip gives the package; the submodule is loaded here)
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO / ".." / "shared" / "data"

@@ -19,14 +19,56 @@ from majl_hf.evaluation import (
 )
 
 ROWS = [
-    {"method": "MAJL", "dataset": "MIR-1K", "track": "a", "sdr": 10.0, "nsdr": 6.0, "n_samples": 1000,
-     "rpa": 0.9, "rca": 0.95, "oa": 0.8, "n_ref_voiced": 100, "n_frames": 150},
-    {"method": "MAJL", "dataset": "MIR-1K", "track": "b", "sdr": 14.0, "nsdr": 10.0, "n_samples": 3000,
-     "rpa": 0.5, "rca": 0.6, "oa": 0.7, "n_ref_voiced": 300, "n_frames": 350},
-    {"method": "MAJL", "dataset": "MIR-1K", "track": "silent", "sdr": None, "nsdr": None, "n_samples": 500,
-     "rpa": None, "rca": None, "oa": 1.0, "n_ref_voiced": 0, "n_frames": 100, "status": "silent_reference"},
-    {"method": "U-Net", "dataset": "MIR-1K", "track": "a", "sdr": np.float64(8.0), "nsdr": float("nan"),
-     "n_samples": 1000, "rpa": 0.7, "rca": 0.75},
+    {
+        "method": "MAJL",
+        "dataset": "MIR-1K",
+        "track": "a",
+        "sdr": 10.0,
+        "nsdr": 6.0,
+        "n_samples": 1000,
+        "rpa": 0.9,
+        "rca": 0.95,
+        "oa": 0.8,
+        "n_ref_voiced": 100,
+        "n_frames": 150,
+    },
+    {
+        "method": "MAJL",
+        "dataset": "MIR-1K",
+        "track": "b",
+        "sdr": 14.0,
+        "nsdr": 10.0,
+        "n_samples": 3000,
+        "rpa": 0.5,
+        "rca": 0.6,
+        "oa": 0.7,
+        "n_ref_voiced": 300,
+        "n_frames": 350,
+    },
+    {
+        "method": "MAJL",
+        "dataset": "MIR-1K",
+        "track": "silent",
+        "sdr": None,
+        "nsdr": None,
+        "n_samples": 500,
+        "rpa": None,
+        "rca": None,
+        "oa": 1.0,
+        "n_ref_voiced": 0,
+        "n_frames": 100,
+        "status": "silent_reference",
+    },
+    {
+        "method": "U-Net",
+        "dataset": "MIR-1K",
+        "track": "a",
+        "sdr": np.float64(8.0),
+        "nsdr": float("nan"),
+        "n_samples": 1000,
+        "rpa": 0.7,
+        "rca": 0.75,
+    },
 ]
 
 
@@ -69,10 +111,42 @@ def test_per_track_csv_round_trip(tmp_path):
 def test_table2_markdown_reproduces_the_paper_layout():
     # two rows of the MAJL paper's Table 2, given as summary rows (pitch metrics as fractions)
     rows = [
-        {"method": "U-Net", "extra": "✗", "dataset": "MIR-1K", "sdr": 11.43, "gnsdr": 8.48, "rpa": 0.8928, "rca": 0.9041},
-        {"method": "U-Net", "extra": "✗", "dataset": "MedleyDB", "sdr": 5.06, "gnsdr": 8.75, "rpa": 0.7265, "rca": 0.7498},
-        {"method": "MAJL", "extra": "Both", "dataset": "MIR-1K", "sdr": 12.98, "gnsdr": 9.99, "rpa": 0.9411, "rca": 0.9438},
-        {"method": "MAJL", "extra": "Both", "dataset": "MedleyDB", "sdr": 7.18, "gnsdr": 12.14, "rpa": 0.7838, "rca": 0.8321},
+        {
+            "method": "U-Net",
+            "extra": "✗",
+            "dataset": "MIR-1K",
+            "sdr": 11.43,
+            "gnsdr": 8.48,
+            "rpa": 0.8928,
+            "rca": 0.9041,
+        },
+        {
+            "method": "U-Net",
+            "extra": "✗",
+            "dataset": "MedleyDB",
+            "sdr": 5.06,
+            "gnsdr": 8.75,
+            "rpa": 0.7265,
+            "rca": 0.7498,
+        },
+        {
+            "method": "MAJL",
+            "extra": "Both",
+            "dataset": "MIR-1K",
+            "sdr": 12.98,
+            "gnsdr": 9.99,
+            "rpa": 0.9411,
+            "rca": 0.9438,
+        },
+        {
+            "method": "MAJL",
+            "extra": "Both",
+            "dataset": "MedleyDB",
+            "sdr": 7.18,
+            "gnsdr": 12.14,
+            "rpa": 0.7838,
+            "rca": 0.8321,
+        },
         {"method": "CNN-Raw", "extra": "✗", "dataset": "MIR-1K", "sdr": None, "rpa": 0.817, "rca": 0.909},
     ]
     lines = table2_markdown(rows, bold_best=False).splitlines()
@@ -85,7 +159,10 @@ def test_table2_markdown_reproduces_the_paper_layout():
     assert lines[3] == "| MAJL | Both | 12.98 | 9.99 | 94.11 | 94.38 | 7.18 | 12.14 | 78.38 | 83.21 |"
     assert lines[4] == "| CNN-Raw | ✗ | --- | --- | 81.70 | 90.90 | --- | --- | --- | --- |"
     bold = table2_markdown(rows).splitlines()
-    assert bold[3] == "| MAJL | Both | **12.98** | **9.99** | **94.11** | **94.38** | **7.18** | **12.14** | **78.38** | **83.21** |"
+    assert (
+        bold[3]
+        == "| MAJL | Both | **12.98** | **9.99** | **94.11** | **94.38** | **7.18** | **12.14** | **78.38** | **83.21** |"  # noqa: E501
+    )
 
 
 def test_table2_markdown_single_dataset_and_errors():

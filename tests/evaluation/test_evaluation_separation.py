@@ -42,7 +42,9 @@ def _mir_eval_separation():
 def _signals(n=8000, channels=1, seed=0):
     rng = np.random.default_rng(seed)
     t = np.arange(n) / 8000.0
-    vocals = np.stack([np.sin(2 * np.pi * (220 + 30 * c) * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)) for c in range(channels)])
+    vocals = np.stack(
+        [np.sin(2 * np.pi * (220 + 30 * c) * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)) for c in range(channels)]
+    )
     accompaniment = 0.5 * rng.standard_normal((channels, n))
     estimate = vocals + 0.2 * accompaniment + 0.05 * rng.standard_normal((channels, n))
     return vocals, accompaniment, estimate
@@ -106,7 +108,8 @@ def test_vocal_sdr_does_not_depend_on_the_accompaniment_reference():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         both = separation.bss_eval_sources(
-            np.concatenate([vocals, accompaniment]), np.concatenate([estimate, accompaniment + 0.1 * vocals]),
+            np.concatenate([vocals, accompaniment]),
+            np.concatenate([estimate, accompaniment + 0.1 * vocals]),
             compute_permutation=False,
         )[0]
     assert bss_eval_sdr(vocals, estimate).sdr == pytest.approx(both[0], abs=1e-8)
@@ -254,7 +257,11 @@ def test_silent_reference_has_no_sdr_and_is_not_counted():
     rng = np.random.default_rng(0)
     silent = np.zeros((2, 4000))
     estimate = rng.standard_normal((2, 4000))
-    for score in (bss_eval_sdr(silent, estimate), energy_ratio_sdr(silent, estimate), nsdr(silent, estimate, estimate)):
+    for score in (
+        bss_eval_sdr(silent, estimate),
+        energy_ratio_sdr(silent, estimate),
+        nsdr(silent, estimate, estimate),
+    ):
         assert score.status == "silent_reference"
         assert "silent" in score.reason
         json.dumps(score.to_dict(), allow_nan=False)  # no inf / nan anywhere

@@ -71,8 +71,22 @@ def medleydb_run(tiny_model_dir, tmp_path_factory):
     root = shared_path("data", "MedleyDB")
     out = tmp_path_factory.mktemp("eval_medleydb")
     script = load_script("evaluate")
-    argv = ["--model", str(tiny_model_dir), "--corpus", "medleydb", "--root", str(root), "--split", "all",
-            "--tracks", "MusicDelta_80sRock", "MusicDelta_Beethoven", "--output-dir", str(out), "--no-progress"]
+    argv = [
+        "--model",
+        str(tiny_model_dir),
+        "--corpus",
+        "medleydb",
+        "--root",
+        str(root),
+        "--split",
+        "all",
+        "--tracks",
+        "MusicDelta_80sRock",
+        "MusicDelta_Beethoven",
+        "--output-dir",
+        str(out),
+        "--no-progress",
+    ]
     assert script.main(argv) == 0
     return root, out, argv
 
@@ -83,8 +97,19 @@ def test_files_and_keys(medleydb_run, tiny_model_dir):
         assert (out / name).is_file(), name
     result = load_metrics(out / "metrics.json")
     assert result["schema"] == SCHEMA
-    for key in ("model", "dataset", "settings", "metric_descriptions", "summary", "table2", "per_track", "command",
-                "versions", "created", "runtime_s"):
+    for key in (
+        "model",
+        "dataset",
+        "settings",
+        "metric_descriptions",
+        "summary",
+        "table2",
+        "per_track",
+        "command",
+        "versions",
+        "created",
+        "runtime_s",
+    ):
         assert key in result, key
     assert result["command"].endswith(" ".join(argv[-3:]))  # the command line as given
     assert result["command"].startswith("python scripts/evaluate.py --model")
@@ -93,8 +118,13 @@ def test_files_and_keys(medleydb_run, tiny_model_dir):
     model = result["model"]
     assert model["source"] == "local" and model["revision"] is None
     assert model["weights_sha256"] == sha256_file(tiny_model_dir / "model.safetensors")
-    assert result["dataset"] == {"corpus": "medleydb", "name": "MedleyDB", "root": str(root), "split": "all",
-                                 "licences": ["CC BY-NC-SA 4.0"]}
+    assert result["dataset"] == {
+        "corpus": "medleydb",
+        "name": "MedleyDB",
+        "root": str(root),
+        "split": "all",
+        "licences": ["CC BY-NC-SA 4.0"],
+    }
     assert [r["track"] for r in result["per_track"]] == ["MusicDelta_80sRock", "MusicDelta_Beethoven"]
     with open(out / "per_track.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -104,7 +134,10 @@ def test_files_and_keys(medleydb_run, tiny_model_dir):
     table = (out / "table2.md").read_text()
     assert "| Method | MedleyDB SDR | MedleyDB GNSDR | MedleyDB RPA (%) | MedleyDB RCA (%) |" in table
     summary = result["summary"]
-    assert f"| {tiny_model_dir.name} | {summary['sdr']:.2f} | {summary['gnsdr']:.2f} | {100 * summary['rpa']:.2f} |" in table
+    assert (
+        f"| {tiny_model_dir.name} | {summary['sdr']:.2f} | {summary['gnsdr']:.2f} | {100 * summary['rpa']:.2f} |"
+        in table
+    )
     assert "MusicDelta_Beethoven" in table  # the silent-reference clip is named
 
 
@@ -117,8 +150,11 @@ def test_numbers_equal_the_metric_functions(medleydb_run, tiny_pipe):
     for ex in iter_medleydb(root, None, tracks=["MusicDelta_80sRock", "MusicDelta_Beethoven"]):
         vocals, times, est_f0 = direct_outputs(tiny_pipe, ex, threshold)
         row = rows[ex["id"]]
-        s, n, e = (bss_eval_sdr(ex["vocals"], vocals), nsdr(ex["vocals"], vocals, ex["mixture"]),
-                   energy_ratio_sdr(ex["vocals"], vocals))
+        s, n, e = (
+            bss_eval_sdr(ex["vocals"], vocals),
+            nsdr(ex["vocals"], vocals, ex["mixture"]),
+            energy_ratio_sdr(ex["vocals"], vocals),
+        )
         mel = melody_metrics(ex["times_s"], ex["f0_hz"], times, est_f0)
         sdr_scores.append(s), nsdr_scores.append(n), energy_scores.append(e), melodies.append(mel)
         assert approx(row["sdr"], s.sdr) and row["sdr_status"] == s.status
@@ -161,7 +197,7 @@ def test_musdb18_museval_median(tiny_model_dir, tiny_pipe, tmp_path):
     assert result["summary"]["rpa"] is None
     table = (tmp_path / "table2.md").read_text()
     assert "| Method | Extra | MUSDB18 SDR |" in table and "| Tiny | MSS |" in table
-    line = next(l for l in table.splitlines() if l.startswith("| Tiny | MSS |"))
+    line = next(ln for ln in table.splitlines() if ln.startswith("| Tiny | MSS |"))
     assert line.endswith("| --- | --- |")  # no pitch labels: RPA/RCA printed as the paper's ---
     assert "museval SDR" in table
 
@@ -219,9 +255,18 @@ def fake_example(n=16000, sr=16000, vocals=True, f0=True, silent_vocals=False):
     mix = voc + 0.1 * rng.standard_normal((1, n)).astype(np.float32)
     times = np.arange(1 + n // 320) * 0.02
     f0_hz = np.where((times > 0.2) & (times < 0.8), 220.0, 0.0) if f0 else np.zeros_like(times)
-    return {"id": "clip", "split": "test", "mixture": mix, "vocals": voc if vocals else np.zeros_like(mix),
-            "sampling_rate": sr, "has_vocals": vocals, "has_f0": f0, "f0_hz": f0_hz, "times_s": times,
-            "duration_s": n / sr}
+    return {
+        "id": "clip",
+        "split": "test",
+        "mixture": mix,
+        "vocals": voc if vocals else np.zeros_like(mix),
+        "sampling_rate": sr,
+        "has_vocals": vocals,
+        "has_f0": f0,
+        "f0_hz": f0_hz,
+        "times_s": times,
+        "duration_s": n / sr,
+    }
 
 
 def test_score_track_without_labels_and_with_silence():
@@ -244,5 +289,8 @@ def test_score_track_without_labels_and_with_silence():
     assert t2.row["sdr_status"] == "silent_estimate" and t2.row["sdr"] is None
     assert t2.row["sdr_energy"] == pytest.approx(0.0)  # the energy-ratio SDR of silence is defined: 0 dB
     summary = summarize_scores([t, t2])
-    assert summary["sdr"] is None and summary["details"]["sdr"]["skipped"] == {"silent_reference": 1, "silent_estimate": 1}
+    assert summary["sdr"] is None and summary["details"]["sdr"]["skipped"] == {
+        "silent_reference": 1,
+        "silent_estimate": 1,
+    }
     assert summary["silent_reference_tracks"] == ["clip"]

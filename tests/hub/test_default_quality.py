@@ -48,5 +48,7 @@ def test_card_template_renders_the_committed_numbers(tmp_path):
 
 def test_readme_shows_the_committed_table():
     readme = (REPO_ROOT / "README.md").read_text()
-    table_rows = [line for line in (MEASURED.parent / "default_quality.md").read_text().splitlines() if line.startswith("| ")]
+    table_rows = [
+        line for line in (MEASURED.parent / "default_quality.md").read_text().splitlines() if line.startswith("| ")
+    ]
     assert table_rows and all(row in readme for row in table_rows)

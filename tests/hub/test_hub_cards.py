@@ -7,6 +7,7 @@ import re
 import pytest
 from huggingface_hub import ModelCard
 
+from majl_hf.evaluation.runner import PITCH_METRICS, SEPARATION_METRICS
 from majl_hf.hub.cards import (
     METRIC_NAMES,
     build_model_card,
@@ -15,7 +16,6 @@ from majl_hf.hub.cards import (
     format_metric,
     results_markdown,
 )
-from majl_hf.evaluation.runner import PITCH_METRICS, SEPARATION_METRICS
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_numbers_in_the_card_are_the_metrics(two_runs, tiny_model_dir):
     # the Table-2 layout: one line per method, a column group per dataset, "---" where undefined
     header = "| Method | MIR-1K SDR | MIR-1K GNSDR | MIR-1K RPA (%) | MIR-1K RCA (%) | MUSDB18 SDR | MUSDB18 GNSDR |"
     assert header in text
-    line = next(l for l in text.splitlines() if l.startswith("| Tiny MAJL |"))
+    line = next(ln for ln in text.splitlines() if ln.startswith("| Tiny MAJL |"))
     summary = two_runs[0]["summary"]
     cells = [c.strip() for c in line.strip("|").split("|")]
     assert cells[1:5] == [format_metric("sdr", summary["sdr"]), format_metric("gnsdr", summary["gnsdr"]),
@@ -104,9 +104,9 @@ def test_tables_are_well_formed(two_runs):
     """Pipes inside cells (|s|² in a description) are escaped: every row has the header's width."""
     md = results_markdown(two_runs)
     for block in md.split("\n\n"):
-        lines = [l for l in block.splitlines() if l.startswith("|")]
+        lines = [ln for ln in block.splitlines() if ln.startswith("|")]
         if lines:
-            widths = {len(re.split(r"(?<!\\)\|", l)) for l in lines}
+            widths = {len(re.split(r"(?<!\\)\|", ln)) for ln in lines}
             assert len(widths) == 1, block
 
 

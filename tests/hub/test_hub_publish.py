@@ -45,9 +45,13 @@ def assert_same_outputs(got, want):
 def test_folder_layout(published, tiny_metrics):
     config = json.loads((published / "config.json").read_text())
     assert config["model_type"] == "majl"
-    assert config["auto_map"] == {"AutoConfig": "configuration_majl.MajlConfig", "AutoModel": "modeling_majl.MajlModel"}
+    assert config["auto_map"] == {
+        "AutoConfig": "configuration_majl.MajlConfig",
+        "AutoModel": "modeling_majl.MajlModel",
+    }
     assert config["custom_pipelines"] == {
-        REMOTE_TASK: {"impl": "pipeline_majl_vocal.MajlVocalPipeline", "pt": ["AutoModel"], "type": "audio"}}
+        REMOTE_TASK: {"impl": "pipeline_majl_vocal.MajlVocalPipeline", "pt": ["AutoModel"], "type": "audio"}
+    }
     manifest = json.loads((published / MANIFEST).read_text())
     for name, entry in manifest["files"].items():  # transformers copied exactly the generated code
         text = (published / name).read_text()
@@ -86,7 +90,7 @@ def test_hf_cache_layout_offline(published, tmp_path, installed_outputs, offline
     assert (snapshot / "pipeline_majl_vocal.py").is_file()
 
 
-REMOTE_SCRIPT = textwrap.dedent('''
+REMOTE_SCRIPT = textwrap.dedent("""
     import importlib.abc, json, os, sys
 
     class HideMajlHf(importlib.abc.MetaPathFinder):  # as if majl_hf were not installed
@@ -112,7 +116,7 @@ REMOTE_SCRIPT = textwrap.dedent('''
                          "separator": type(pipe.model.separator).__module__, "task": pipe.task}
     report["majl_hf_imported"] = sorted(m for m in sys.modules if m == "majl_hf" or m.startswith("majl_hf."))
     print("REPORT" + json.dumps(report))
-''')
+""")
 
 
 def test_remote_code_without_majl_hf(published, tmp_path, installed_outputs):
@@ -125,7 +129,11 @@ def test_remote_code_without_majl_hf(published, tmp_path, installed_outputs):
     env.update(HF_HOME=str(hf_home), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONNOUSERSITE="1")
     proc = subprocess.run(
         [sys.executable, "-c", REMOTE_SCRIPT, str(published), CACHE_REPO, str(tmp_path / "x.npy"), str(tmp_path)],
-        capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(tmp_path),
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     report = json.loads(proc.stdout.split("REPORT", 1)[1])

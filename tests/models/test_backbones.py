@@ -9,10 +9,14 @@ import majl_hf  # noqa: F401  (registers the backbones)
 from majl_hf import (
     CrepeConfig,
     CrepeModel,
+    FcpeConfig,
+    FcpeModel,
     HarmoF0Config,
     HarmoF0Model,
     ResUNetDecoupleConfig,
     ResUNetDecoupleModel,
+    SwiftF0Config,
+    SwiftF0Model,
     UNetSeparatorConfig,
     UNetSeparatorModel,
 )
@@ -34,10 +38,12 @@ TINY = {
     ),
     "resunet_decouple": (
         ResUNetDecoupleModel,
-        ResUNetDecoupleConfig(n_fft=512, hop_length=128, channels=[4, 8, 16], blocks_per_level=1, audio_channels=2),
+        ResUNetDecoupleConfig.from_preset("tiny", hop_length=128, audio_channels=2),
     ),
     "crepe": (CrepeModel, CrepeConfig(capacity="tiny", hop_length=320)),
-    "harmof0": (HarmoF0Model, HarmoF0Config(channels=[4, 8, 8], n_harmonics=4)),
+    "harmof0": (HarmoF0Model, HarmoF0Config.tiny()),
+    "fcpe": (FcpeModel, FcpeConfig(num_mels=32, hidden_size=16, num_layers=2, conv_kernel_size=7, n_bins=64)),
+    "swiftf0": (SwiftF0Model, SwiftF0Config()),  # the published network is tiny already (18,558 parameters)
 }
 SEPARATORS = {"unet", "unet_direct", "resunet_decouple"}
 
@@ -120,8 +126,10 @@ def test_deterministic_in_eval_mode(name):
 
 
 def test_model_types_are_unique():
+    from majl_hf.models import BACKBONES
+
     types = [config.model_type for _, config in TINY.values()]
-    assert len(set(types)) == 4
+    assert len(set(types)) == len(BACKBONES) == 6  # every registered backbone has a tiny config here
 
 
 @pytest.mark.parametrize("name", ["unet", "resunet_decouple"])

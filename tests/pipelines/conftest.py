@@ -2,6 +2,7 @@ import pytest
 
 from tests.conftest import EXAMPLE  # noqa: F401  (re-exported for the tests here)
 
+
 @pytest.fixture(scope="session")
 def default_pipe():
     """The real pretrained default from the local HF cache (scripts/run_tests.sh builds it)."""

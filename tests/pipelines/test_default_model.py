@@ -55,5 +55,9 @@ def test_silence_and_an_instrumental_give_no_vocal_line(default_pipe):
     beethoven = shared_path("data", "MedleyDB", "Audio", "MusicDelta_Beethoven", "MusicDelta_Beethoven_MIX.wav")
     r = default_pipe(str(beethoven))
     mix, _ = sf.read(str(beethoven), dtype="float32")
-    # an orchestral excerpt without voice: the "vocals" are tens of dB below the mixture
-    assert 10 * np.log10(np.mean(r["vocals"] ** 2) / np.mean(mix**2)) < -30
+    # an orchestral excerpt without voice: the "vocals" are tens of dB below the mixture (measured:
+    # −30.x dB at the file's own level, −29.4 dB with the level normalisation now on by default, which
+    # raises this −18 dBFS excerpt by 2 dB before the separator)
+    assert 10 * np.log10(np.mean(r["vocals"] ** 2) / np.mean(mix**2)) < -25
+    # and nothing is voiced: the default voicing sees that the separated vocals are far below the mix
+    assert r["voiced"].mean() <= 0.03

@@ -6,7 +6,6 @@ import torch
 
 from majl_hf import CrepeConfig, HarmoF0Config
 from majl_hf.pitch import (
-    PitchBins,
     cents_difference,
     cents_to_hz,
     decode_f0,

@@ -22,8 +22,16 @@ ROCK = "MusicDelta_80sRock"
 
 TINY_MODEL = {  # the paper's 16 kHz mono front-end at toy size
     "joint_method": "dwhs",
-    "separator_config": {"model_type": "unet", "sampling_rate": 16000, "audio_channels": 1, "n_fft": 512,
-                         "hop_length": 160, "n_bins": 128, "patch_frames": 32, "conv_filters": [4, 8, 8, 16]},
+    "separator_config": {
+        "model_type": "unet",
+        "sampling_rate": 16000,
+        "audio_channels": 1,
+        "n_fft": 512,
+        "hop_length": 160,
+        "n_bins": 128,
+        "patch_frames": 32,
+        "conv_filters": [4, 8, 8, 16],
+    },
     "pitch_config": {"model_type": "harmof0", "channels": [4, 8, 8], "n_harmonics": 4},
 }
 
@@ -62,8 +70,15 @@ def _one_thread():
 
 def subprocess_env() -> dict:
     env = dict(os.environ)
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
-               TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
+    env.update(
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+        PYTHONUNBUFFERED="1",
+    )
     return env
 
 
@@ -85,8 +100,9 @@ def tiny_config(tmp_path, **overrides) -> dict:
         "output_dir": str(tmp_path / "run"),
         "model_config": copy.deepcopy(TINY_MODEL),
         "train_data": stage1_sources(),
-        "eval_data": [{"corpus": "medleydb", "root": str(shared_data("MedleyDB")), "tracks": [ROCK],
-                       "materialize": "memory"}],
+        "eval_data": [
+            {"corpus": "medleydb", "root": str(shared_data("MedleyDB")), "tracks": [ROCK], "materialize": "memory"}
+        ],
         "segment_s": 1.0,
         "crops_per_example": 4,
         "batch_size": 4,
@@ -112,7 +128,9 @@ def derive_notes(times_s, f0_hz, hop_s=256 / 44100, min_rows=4):
     for i in range(1, len(times_s) + 1):
         if i == len(times_s) or midi[i] != midi[start] or times_s[i] - times_s[i - 1] > 1.5 * hop_s:
             if i - start >= min_rows:
-                notes.append([round(float(times_s[start]), 6), round(float(times_s[i - 1] + hop_s), 6), int(midi[start])])
+                notes.append(
+                    [round(float(times_s[start]), 6), round(float(times_s[i - 1] + hop_s), 6), int(midi[start])]
+                )
             start = i
     return notes
 
@@ -133,8 +151,12 @@ def mirst500_source(tmp_path):
     audio = tmp_path / "mirst500_audio" / "train" / "1"
     audio.mkdir(parents=True)
     shutil.copy(shared_data("MedleyDB", "Audio", ROCK, f"{ROCK}_MIX.wav"), audio / "Mixture.wav")
-    return {"corpus": "mirst500", "audio_root": str(tmp_path / "mirst500_audio"), "notes_path": str(notes_path),
-            "materialize": "memory"}
+    return {
+        "corpus": "mirst500",
+        "audio_root": str(tmp_path / "mirst500_audio"),
+        "notes_path": str(notes_path),
+        "materialize": "memory",
+    }
 
 
 @pytest.fixture

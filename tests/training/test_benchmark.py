@@ -21,8 +21,25 @@ def test_benchmark_reports_both_methods():
 
 
 def test_script_prints_the_table(capsys, monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["benchmark_training.py", "--batch-size", "2", "--segment-s", "0.5", "--steps", "1",
-                                      "--rounds", "1", "--warmup", "0", "--threads", "1"])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "benchmark_training.py",
+            "--batch-size",
+            "2",
+            "--segment-s",
+            "0.5",
+            "--steps",
+            "1",
+            "--rounds",
+            "1",
+            "--warmup",
+            "0",
+            "--threads",
+            "1",
+        ],
+    )
     try:
         runpy.run_path(str(SCRIPTS / "benchmark_training.py"), run_name="__main__")
     except SystemExit as e:

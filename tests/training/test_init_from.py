@@ -29,8 +29,13 @@ def states_equal(a, b):
 
 def test_switching_a_pretrained_pipeline_model_to_dwhs(pipeline_model_dir):
     path, original = pipeline_model_dir
-    args = TrainingArguments.from_dict({"init_from": str(path), "config_overrides": {"joint_method": "dwhs"},
-                                        "train_data": [{"corpus": "mir1k", "root": "unused"}]})
+    args = TrainingArguments.from_dict(
+        {
+            "init_from": str(path),
+            "config_overrides": {"joint_method": "dwhs"},
+            "train_data": [{"corpus": "mir1k", "root": "unused"}],
+        }
+    )
     model = build_model(args)
     assert model.config.joint_method == "dwhs" and model.dwm is not None
     assert states_equal(model.separator.state_dict(), original.separator.state_dict())
@@ -57,15 +62,25 @@ def test_an_existing_dwm_is_kept_and_backbones_cannot_be_swapped(pipeline_model_
 
 def test_finetune_with_frozen_separator(tmp_path, pipeline_model_dir):
     path, original = pipeline_model_dir
-    cfg = tiny_config(tmp_path, model_config=None, init_from=str(path), config_overrides={"joint_method": "dwhs"},
-                      freeze=["separator"], num_epochs=1, eval_data=[])
+    cfg = tiny_config(
+        tmp_path,
+        model_config=None,
+        init_from=str(path),
+        config_overrides={"joint_method": "dwhs"},
+        freeze=["separator"],
+        num_epochs=1,
+        eval_data=[],
+    )
     run_training(TrainingArguments.from_dict(cfg))
     tuned = MajlModel.from_pretrained(tmp_path / "run" / "model")
     assert tuned.config.joint_method == "dwhs"
     # frozen: weights and batch-norm running statistics unchanged
     assert states_equal(tuned.separator.state_dict(), original.separator.state_dict())
-    changed = [k for k, v in tuned.pitch_estimator.state_dict().items()
-               if not torch.equal(v, original.pitch_estimator.state_dict()[k])]
+    changed = [
+        k
+        for k, v in tuned.pitch_estimator.state_dict().items()
+        if not torch.equal(v, original.pitch_estimator.state_dict()[k])
+    ]
     assert changed  # the pitch estimator trained
     card = (tmp_path / "run" / "model" / "README.md").read_text()
     assert f"pretrained `{path}`" in card and "| frozen | separator |" in card
@@ -73,8 +88,14 @@ def test_finetune_with_frozen_separator(tmp_path, pipeline_model_dir):
 
 def test_config_from_takes_the_architecture_not_the_weights(tmp_path, pipeline_model_dir):
     path, original = pipeline_model_dir
-    args = TrainingArguments.from_dict({"config_from": str(path), "config_overrides": {"joint_method": "dwhs"},
-                                        "train_data": [{"corpus": "mir1k", "root": "unused"}], "seed": 5})
+    args = TrainingArguments.from_dict(
+        {
+            "config_from": str(path),
+            "config_overrides": {"joint_method": "dwhs"},
+            "train_data": [{"corpus": "mir1k", "root": "unused"}],
+            "seed": 5,
+        }
+    )
     model = build_model(args)
     assert model.config.to_dict()["separator_config"] == original.config.to_dict()["separator_config"]
     assert not states_equal(model.separator.state_dict(), original.separator.state_dict())
@@ -87,9 +108,19 @@ def test_finetune_a_spleeter_layout_cascade_on_real_audio(tmp_path, tiny_model_d
     fine-tuned with DWHS on real MedleyDB audio, separator frozen."""
     original = MajlModel.from_pretrained(tiny_model_dir)
     assert original.dwm is None and original.sampling_rate == 44100
-    cfg = tiny_config(tmp_path, model_config=None, init_from=str(tiny_model_dir), config_overrides={"joint_method": "dwhs"},
-                      freeze=["separator"], num_epochs=1, eval_data=[], segment_s=0.5, batch_size=2,
-                      crops_per_example=2, train_data=tiny_config(tmp_path)["train_data"][1:])
+    cfg = tiny_config(
+        tmp_path,
+        model_config=None,
+        init_from=str(tiny_model_dir),
+        config_overrides={"joint_method": "dwhs"},
+        freeze=["separator"],
+        num_epochs=1,
+        eval_data=[],
+        segment_s=0.5,
+        batch_size=2,
+        crops_per_example=2,
+        train_data=tiny_config(tmp_path)["train_data"][1:],
+    )
     metrics = run_training(TrainingArguments.from_dict(cfg))
     assert metrics["global_step"] == 1
     tuned = MajlModel.from_pretrained(tmp_path / "run" / "model")

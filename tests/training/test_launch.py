@@ -21,12 +21,27 @@ from majl_hf.training.pseudo_label import MANIFEST
 
 from .conftest import SCRIPTS, TINY_MODEL, python, subprocess_env, tiny_config
 
-LAUNCH = ["-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-          "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0"]
+LAUNCH = [
+    "-m",
+    "accelerate.commands.launch",
+    "--multi_gpu",
+    "--num_processes",
+    "2",
+    "--num_machines",
+    "1",
+    "--mixed_precision",
+    "no",
+    "--dynamo_backend",
+    "no",
+    "--main_process_port",
+    "0",
+]
 
 
 def launch(args, timeout=300):
-    res = subprocess.run([python(), *LAUNCH, *args], env=subprocess_env(), capture_output=True, text=True, timeout=timeout)
+    res = subprocess.run(
+        [python(), *LAUNCH, *args], env=subprocess_env(), capture_output=True, text=True, timeout=timeout
+    )
     assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
     return res
 
@@ -67,13 +82,28 @@ def test_accelerate_launch_two_processes_pseudo_label(tmp_path, musdb_source, mi
     path = tmp_path / "pl.yaml"
     path.write_text(yaml.safe_dump(cfg))
     launch([str(SCRIPTS / "pseudo_label.py"), "--config", str(path), "--output-dir", str(tmp_path / "two"), "--quiet"])
-    one = subprocess.run([python(), str(SCRIPTS / "pseudo_label.py"), "--config", str(path), "--output-dir",
-                          str(tmp_path / "one"), "--quiet"], env=subprocess_env(), capture_output=True, text=True)
+    one = subprocess.run(
+        [
+            python(),
+            str(SCRIPTS / "pseudo_label.py"),
+            "--config",
+            str(path),
+            "--output-dir",
+            str(tmp_path / "one"),
+            "--quiet",
+        ],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+    )
     assert one.returncode == 0, one.stderr[-3000:]
     m2 = json.loads((tmp_path / "two" / MANIFEST).read_text())
     assert m2["num_processes"] == 2 and len(m2["shards"]) == 2
     assert sum(s["num_rows"] for s in m2["shards"]) == 3
-    a, b = load_pseudo_labels(tmp_path / "one").with_format("numpy"), load_pseudo_labels(tmp_path / "two").with_format("numpy")
+    a, b = (
+        load_pseudo_labels(tmp_path / "one").with_format("numpy"),
+        load_pseudo_labels(tmp_path / "two").with_format("numpy"),
+    )
     assert list(a["id"]) == list(b["id"]) == ["Music Delta - 80s Rock", "1", "2"]
     for i in range(3):
         for key in ("vocals", "f0_hz", "confidence_mss", "confidence_pe"):

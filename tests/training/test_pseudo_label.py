@@ -32,8 +32,16 @@ def song(seconds=3.0, sr=16000, with_vocals=True, with_f0=True):
     n_frames = 1 + int(vocals.shape[1] // (0.02 * sr))
     f0 = np.full(n_frames, 220.0, dtype=np.float32)
     f0[:10] = 0.0
-    return make_example(id="s", corpus="synthetic", split="train", mixture=mixture, sampling_rate=sr,
-                        licence="none", vocals=vocals if with_vocals else None, f0_hz=f0 if with_f0 else None)
+    return make_example(
+        id="s",
+        corpus="synthetic",
+        split="train",
+        mixture=mixture,
+        sampling_rate=sr,
+        licence="none",
+        vocals=vocals if with_vocals else None,
+        f0_hz=f0 if with_f0 else None,
+    )
 
 
 def test_separation_only_example_gets_the_pitch_of_its_true_vocals(model):
@@ -80,8 +88,15 @@ def test_on_disk_dataset_with_manifest(tmp_path, model, musdb_source, mirst500_s
     from accelerate import Accelerator
 
     sources = [(s, load_source(s)) for s in (musdb_source, mirst500_source)]
-    out = pseudo_label(model, sources, tmp_path / "pl", accelerator=Accelerator(cpu=True), chunk_s=2.0,
-                       model_name_or_path="tiny", progress_bar=False)
+    out = pseudo_label(
+        model,
+        sources,
+        tmp_path / "pl",
+        accelerator=Accelerator(cpu=True),
+        chunk_s=2.0,
+        model_name_or_path="tiny",
+        progress_bar=False,
+    )
     manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["complete"] and manifest["num_processes"] == 1
     assert manifest["model"]["name_or_path"] == "tiny" and len(manifest["model"]["weights_sha256"]) == 64
@@ -105,11 +120,19 @@ def test_on_disk_dataset_with_manifest(tmp_path, model, musdb_source, mirst500_s
 def test_stage2_crops_carry_confidences_on_the_models_frames(model):
     pseudo = song(with_f0=False)
     n = len(pseudo["f0_hz"])
-    pseudo.update(confidence_mss=np.ones(n, np.float32), confidence_pe=np.arange(n, dtype=np.float32) / n,
-                  pseudo_label="f0")
+    pseudo.update(
+        confidence_mss=np.ones(n, np.float32), confidence_pe=np.arange(n, dtype=np.float32) / n, pseudo_label="f0"
+    )
     full = song()
-    view = build_view([({"corpus": "pseudo"}, [pseudo]), ({"corpus": "synthetic"}, [full])], sampling_rate=16000,
-                      channels=1, hop_s=0.02, segment_s=1.0, crops_per_example=3, seed=1)
+    view = build_view(
+        [({"corpus": "pseudo"}, [pseudo]), ({"corpus": "synthetic"}, [full])],
+        sampling_rate=16000,
+        channels=1,
+        hop_s=0.02,
+        segment_s=1.0,
+        crops_per_example=3,
+        seed=1,
+    )
     assert all(isinstance(v, ConfidenceView) for v in view.datasets)
     for i in range(3):
         item = view[i]
@@ -117,7 +140,9 @@ def test_stage2_crops_carry_confidences_on_the_models_frames(model):
         start = int(round(c[0] * n))  # the crop's first grid frame, read off the ramp
         np.testing.assert_allclose(c, (start + np.arange(len(c))) / n, atol=1e-6)
         # the audio is the same crop: the tone's phase at that frame
-        np.testing.assert_allclose(item["target_vocals"][0, :320].numpy(), pseudo["vocals"][0, start * 320 : start * 320 + 320])
+        np.testing.assert_allclose(
+            item["target_vocals"][0, :320].numpy(), pseudo["vocals"][0, start * 320 : start * 320 + 320]
+        )
     item = view[3]  # a fully-labelled example: confidence 1 everywhere (Eq. 5)
     assert torch.all(item["confidence_mss"] == 1) and torch.all(item["confidence_pe"] == 1)
 
@@ -125,8 +150,15 @@ def test_stage2_crops_carry_confidences_on_the_models_frames(model):
 def test_below_threshold_frames_carry_no_loss(model):
     """Through the model's own loss (Eq. 15): a sample whose frames are all under th adds no L_pe."""
     ex = song()
-    view = build_view([({"corpus": "x"}, [ex])], sampling_rate=16000, channels=1, hop_s=0.02, segment_s=1.0,
-                      crops_per_example=2, with_confidences=True)
+    view = build_view(
+        [({"corpus": "x"}, [ex])],
+        sampling_rate=16000,
+        channels=1,
+        hop_s=0.02,
+        segment_s=1.0,
+        crops_per_example=2,
+        with_confidences=True,
+    )
     from majl_hf.data import collate_training
 
     batch = collate_training([view[0], view[1]])

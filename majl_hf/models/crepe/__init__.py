@@ -1,4 +1,5 @@
-from .configuration_crepe import CrepeConfig
-from .modeling_crepe import CrepeModel
+from ..._lazy import attach
 
-__all__ = ["CrepeConfig", "CrepeModel"]
+__getattr__, __dir__, __all__ = attach(
+    __name__, {"configuration_crepe": ["CrepeConfig"], "modeling_crepe": ["CrepeModel"]}
+)

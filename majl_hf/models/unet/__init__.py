@@ -1,4 +1,5 @@
-from .configuration_unet import UNetSeparatorConfig
-from .modeling_unet import UNetSeparatorModel
+from ..._lazy import attach
 
-__all__ = ["UNetSeparatorConfig", "UNetSeparatorModel"]
+__getattr__, __dir__, __all__ = attach(
+    __name__, {"configuration_unet": ["UNetSeparatorConfig"], "modeling_unet": ["UNetSeparatorModel"]}
+)

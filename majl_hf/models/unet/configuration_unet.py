@@ -74,7 +74,9 @@ class UNetSeparatorConfig(PreTrainedConfig):
             raise ValueError(f"n_bins must be a multiple of 2**len(conv_filters) = {depth}, got {self.n_bins}")
         check_range("patch_frames", self.patch_frames, depth, None)
         if self.patch_frames % depth:
-            raise ValueError(f"patch_frames must be a multiple of 2**len(conv_filters) = {depth}, got {self.patch_frames}")
+            raise ValueError(
+                f"patch_frames must be a multiple of 2**len(conv_filters) = {depth}, got {self.patch_frames}"
+            )
         if not self.stems or len(set(self.stems)) != len(self.stems):
             raise ValueError(f"stems must be a non-empty list of distinct names, got {self.stems}")
         if self.vocals_stem not in self.stems:

