@@ -13,8 +13,7 @@ backbones nor ``transformers.pipelines``, and these three lines work::
 from ._lazy import attach
 from ._registration import install as _install
 from .defaults import DEFAULT_MODEL, DEFAULT_MODEL_TINY
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __getattr__, __dir__, _names = attach(
     __name__,
@@ -32,6 +31,6 @@ __getattr__, __dir__, _names = attach(
         "audio": ["ClippingWarning", "PartialAudioWarning", "read_audio", "save_result", "write_audio"],
     },
 )
-__all__ = ["DEFAULT_MODEL", "DEFAULT_MODEL_TINY", *_names]
+__all__ = ["DEFAULT_MODEL", "DEFAULT_MODEL_TINY", "__version__", *_names]
 
 _install()

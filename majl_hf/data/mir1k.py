@@ -41,6 +41,7 @@ The ``.pv`` reader (:func:`read_mir1k_pv`) lives here; ``majl_hf.pitch`` re-expo
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -142,8 +143,12 @@ def mir1k_f0_on_grid(
             f"label runs to {label_end:.2f} s, {label_end - audio_end:.2f} s past the audio's last frame at "
             f"{audio_end:.2f} s (excess tolerance {max_label_excess_s} s): wrong or truncated audio?",
         )
-    if label_end > audio_end:
-        logger.debug("%s: label cropped from %.2f s to the audio's %.2f s", pv_path, label_end, audio_end)
+    if label_end > audio_end + MIR1K_HOP_S / 2:
+        warnings.warn(
+            f"{pv_path}: the pitch label runs to {label_end:.2f} s, {label_end - audio_end:.2f} s past the audio's "
+            f"last frame at {audio_end:.2f} s; the excess is cropped (is the audio file complete?)",
+            stacklevel=2,
+        )
     # exact frame mapping: .pv frame i (centre 0.02 i + 0.02) -> grid frame i + 1; nothing farther
     # than half a hop from a label frame is voiced (grid frame 0 and frames past the label's end)
     return resample_f0(times_src, f0_src, times_dst, max_gap_s=0.5 * MIR1K_HOP_S + 1e-6)

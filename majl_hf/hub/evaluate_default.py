@@ -100,7 +100,8 @@ def measure(shared: Path, torchcrepe_python: str | None) -> dict:
                 }
                 if vocals_16k is None:
                     vocals_16k = resample_long(torch.from_numpy(out["vocals"].mean(0)), 44100, 16000).numpy()
-        same = pipe({"array": concat.T, "sampling_rate": 44100}, return_accompaniment=False)
+        # at the file's own level, as the original saw it (no level normalisation: like for like)
+        same = pipe({"array": concat.T, "sampling_rate": 44100}, return_accompaniment=False, normalize_level=False)
         row["MedleyDB 80sRock, inside real_concat_17s.wav (the original's input)"] = _sdr(
             clips["MedleyDB 80sRock"][1], same["vocals"][:, -n_medley:]
         )

@@ -147,3 +147,13 @@ def test_split_by_clip_is_the_papers_80_20_at_random(tmp_path, shared_data):
         MIR1K(root, split_by="song")
     with pytest.raises(ValueError, match="test_fraction"):
         MIR1K(root, split_by="clip", test_fraction=1.2)
+
+
+def test_label_longer_than_its_audio_warns(shared_data):
+    """A .pv running past its audio (amy_3_01: 2.0 s of audio, 3.98 s of label) is cropped with a warning."""
+    from majl_hf.data.mir1k import MIR1K
+
+    root = shared_data("MIR-1K")
+    with pytest.warns(UserWarning, match="past the audio"):
+        examples = list(MIR1K(root))
+    assert examples

@@ -228,3 +228,19 @@ def test_bfloat16_model_dtype(tiny_model_dir):
     assert r["vocals"].dtype == np.float32
     np.testing.assert_allclose(r["vocals"], ref["vocals"], atol=0.02)
     assert np.abs(r["confidence"] - ref["confidence"]).max() < 0.05
+
+
+def test_one_bad_item_in_a_list_loses_no_good_result(pipe, tmp_path):
+    """transformers' convention (a list in, a list out, in order) without losing the good results."""
+    from majl_hf.pipelines.majl_vocal import MajlBatchError
+
+    bad = tmp_path / "corrupt.mp3"
+    bad.write_text("not audio")
+    good = {"array": tone(22050, 0.5, 1), "sampling_rate": 22050}
+    with pytest.raises(MajlBatchError, match="1 of 2 inputs failed") as info:
+        pipe([good, str(bad)])
+    assert info.value.results[1] is None and set(info.value.errors) == {1}
+    check_result(info.value.results[0], 22050, 1, 11025)
+    out = pipe([good, str(bad)], errors="return")
+    assert "error" in out[1] and "not an audio file" in out[1]["error"]
+    check_result(out[0], 22050, 1, 11025)
