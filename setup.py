@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 HERE = Path(__file__).parent
 
@@ -24,7 +24,8 @@ EXTRAS = {
     "train": ["accelerate>=1.0", "datasets>=4.0", "pyyaml>=6.0", "tensorboard>=2.12"],
     "eval": ["mir_eval>=0.7,<0.9", "museval>=0.4", "evaluate>=0.4", "datasets>=4.0"],
     "convert": ["protobuf>=4.0", "onnx>=1.14"],
-    "dev": ["pytest>=8.0", "ruff>=0.5"],
+    "dev": ["pytest>=8.0", "ruff>=0.5", "playwright>=1.40"],  # playwright drives the system Chromium (test_app)
+    "app": ["gradio>=5.0,<7", "pretty_midi>=0.2.10"],  # the web demo and MIDI files
 }
 EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
 
@@ -36,15 +37,23 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10",
-    packages=find_packages(include=["majl_hf", "majl_hf.*"]),
-    package_data={"majl_hf": ["data/cards/*.md", "evaluation/metric_majl/*.py"]},
+    packages=find_namespace_packages(include=["majl_hf", "majl_hf.*"]),
+    # model card templates and the committed measurements they quote: a wheel install renders the same cards
+    package_data={
+        "majl_hf": [
+            "data/cards/*.md",
+            "evaluation/metric_majl/*.py",
+            "hub/model_cards/*.md",
+            "hub/model_cards/measured/*.json",
+            "hub/model_cards/measured/*.md",
+        ]
+    },
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
-    entry_points={"console_scripts": ["majl-vocal=majl_hf.cli:main"]},
+    entry_points={"console_scripts": ["majl-vocal=majl_hf.cli:main", "majl-hf=majl_hf.build_cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Multimedia :: Sound/Audio :: Analysis",
-        "License :: OSI Approved :: MIT License",
     ],
 )

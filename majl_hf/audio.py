@@ -202,25 +202,39 @@ def _partial_message(path, got: int, expected: int, sr: int) -> str:
             "(interrupted download or copy); the outputs cover only what was read")
 
 
-def read_audio(path) -> tuple[np.ndarray, int, AudioFileInfo]:
-    """Decode a whole file → float32 ``(channels, samples)``, the rate, and its :class:`AudioFileInfo`.
+class AudioBlockReader:
+    """Decode a file block by block, with :func:`read_audio`'s honesty about damaged files.
 
-    A partial file gives what could be decoded and a :class:`PartialAudioWarning` (also in
-    ``info.problem``); a file with no decodable audio raises :class:`AudioInputError`.
-    """
-    path = Path(path)
-    info = probe_audio_file(path)
-    with _open(path) as f:
-        expected = max(int(f.frames), 0)
-        out = np.empty((max(expected, 1), f.channels), dtype=np.float32)
-        pos, error, block = 0, None, _BLOCK_FRAMES
-        with _quiet_decoder():
+    ``blocks()`` yields float32 ``(frames, channels)`` arrays (soundfile's layout) in file order;
+    each call decodes the file again from its start (a first pass can measure, a second process).
+    When a pass ends, ``info.frames`` holds the frames decoded and ``info.problem`` says what is
+    missing (a :class:`PartialAudioWarning` is sent unless ``warn=False``); a file with no
+    decodable audio raises :class:`AudioInputError`. Decoder notes on file descriptor 2 are kept
+    out of the terminal around each read only, so the caller's own output between blocks is left
+    alone. Memory: one block (``block_frames``)."""
+
+    def __init__(self, path, block_frames: int = _BLOCK_FRAMES):
+        self.path = Path(path)
+        self.info = probe_audio_file(self.path)
+        self.block_frames = int(block_frames)
+
+    @property
+    def sampling_rate(self) -> int:
+        return int(self.info.sampling_rate)
+
+    @property
+    def channels(self) -> int:
+        return int(self.info.channels)
+
+    def blocks(self, warn: bool = True):
+        path, info = self.path, self.info
+        with _open(path) as f:
+            expected = max(int(f.frames), 0)
+            pos, error, block = 0, None, self.block_frames
             while True:
-                if pos == out.shape[0]:  # more than announced (an MP3 estimate): grow
-                    out = np.concatenate([out, np.empty((max(out.shape[0] // 4, _BLOCK_FRAMES), f.channels),
-                                                        np.float32)])
                 try:
-                    n = len(f.read(min(block, out.shape[0] - pos), dtype="float32", out=out[pos:]))
+                    with _quiet_decoder():
+                        data = f.read(block, dtype="float32", always_2d=True)
                 except Exception as err:  # noqa: BLE001 - the decoder gave up part-way (truncated FLAC)
                     error = error or err
                     if block == _SMALL_BLOCK_FRAMES:
@@ -231,28 +245,53 @@ def read_audio(path) -> tuple[np.ndarray, int, AudioFileInfo]:
                         break
                     block = _SMALL_BLOCK_FRAMES
                     continue
+                n = len(data)
                 if n == 0:
                     break
                 pos += n
                 if block == _SMALL_BLOCK_FRAMES and pos >= expected:  # recovered to the announced end
                     error = None
-    if pos == 0:
-        if error is not None:
-            raise _undecodable(path, error)
-        raise AudioInputError(f"{path}: the audio is empty (0 samples)")
-    audio = out[:pos].T
-    info.frames = pos
-    announced = max(info.expected_frames, expected)
-    tolerance = 0
-    if info.format in ("MP3", "MPEG") and error is None:  # the count is an estimate unless the file has a Xing header
-        tolerance = max(int(_MPEG_TOLERANCE * announced), info.sampling_rate // 20)
-    if announced - pos > tolerance or error is not None:
-        info.problem = _partial_message(path, pos, max(announced, pos), info.sampling_rate)
-        if error is not None:
-            info.problem += f" (the decoder stopped: {str(error).strip()})"
-    if info.problem:
-        warnings.warn(info.problem, PartialAudioWarning, stacklevel=2)
-    return audio, int(info.sampling_rate), info
+                yield data
+        if pos == 0:
+            if error is not None:
+                raise _undecodable(path, error)
+            raise AudioInputError(f"{path}: the audio is empty (0 samples)")
+        info.frames = pos
+        announced = max(info.expected_frames, expected)
+        tolerance = 0
+        if info.format in ("MP3", "MPEG") and error is None:  # the count is an estimate unless there is a Xing header
+            tolerance = max(int(_MPEG_TOLERANCE * announced), info.sampling_rate // 20)
+        info.problem = None
+        if announced - pos > tolerance or error is not None:
+            info.problem = _partial_message(path, pos, max(announced, pos), info.sampling_rate)
+            if error is not None:
+                info.problem += f" (the decoder stopped: {str(error).strip()})"
+        if info.problem and warn:
+            warnings.warn(info.problem, PartialAudioWarning, stacklevel=2)
+
+
+def read_audio(path) -> tuple[np.ndarray, int, AudioFileInfo]:
+    """Decode a whole file → float32 ``(channels, samples)``, the rate, and its :class:`AudioFileInfo`.
+
+    A partial file gives what could be decoded and a :class:`PartialAudioWarning` (also in
+    ``info.problem``); a file with no decodable audio raises :class:`AudioInputError`. To process a
+    long file in bounded memory, read it with :class:`AudioBlockReader` instead.
+    """
+    reader = AudioBlockReader(path)
+    out, pos = None, 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PartialAudioWarning)
+        for data in reader.blocks():
+            if out is None:
+                out = np.empty((max(reader.info.expected_frames, len(data), 1), data.shape[1]), dtype=np.float32)
+            if pos + len(data) > out.shape[0]:  # more than announced (an MP3 estimate): grow
+                grow = max(out.shape[0] // 4, _BLOCK_FRAMES, pos + len(data) - out.shape[0])
+                out = np.concatenate([out, np.empty((grow, out.shape[1]), np.float32)])
+            out[pos : pos + len(data)] = data
+            pos += len(data)
+    for w in caught:  # re-sent from here, so that it points at the caller
+        warnings.warn(w.message, w.category, stacklevel=2)
+    return out[:pos].T, reader.sampling_rate, reader.info
 
 
 def read_audio_file(path) -> tuple[np.ndarray, int]:
@@ -353,6 +392,148 @@ def _check_overwrite(paths, overwrite: bool) -> None:
                               + (" ..." if len(existing) > 5 else "") + "; pass overwrite=True")
 
 
+class BlockAudioWriter:
+    """Write float ``(channels, frames)`` audio block by block with :func:`write_audio`'s rules
+    (format, subtype, ``clip``, ``gain``, atomic rename, the 'software' tag), in memory bounded by one
+    block.
+
+    Integer PCM beyond ±1 needs the peak of the whole file before the first sample is written for
+    ``clip="scale"`` (one gain for the file) and ``clip="float"`` (the subtype): when ``peak`` (of
+    the unscaled audio) is not given, such a file is spooled as raw float32 beside its target while
+    the blocks come, then converted in blocks by :meth:`close` (which may also set ``gain`` then, so
+    that several files can share one gain chosen from all their peaks). Float subtypes, ``clip="warn"``
+    (clipping and counting are per sample) and a known peak write straight to the file.
+    :meth:`close` returns the :class:`WriteReport` (and sends the :class:`ClippingWarning` for
+    clipped samples, as :func:`write_audio` does); :meth:`abort` removes what was written.
+    """
+
+    def __init__(self, path, sampling_rate: int, channels: int, *, format: str | None = None,
+                 subtype: str | None = None, clip: str = "warn", overwrite: bool = False, gain: float = 1.0,
+                 peak: float | None = None, comment: str | None = None):
+        self.path = Path(path)
+        fmt, st = check_output_format(format or self.path.suffix or "wav", subtype, clip)
+        self.format, self.subtype = fmt, st or sf.default_subtype(fmt)
+        _check_overwrite([self.path], overwrite)
+        self.sampling_rate, self.channels = int(sampling_rate), int(channels)
+        self.clip, self.gain, self.comment = clip, float(gain), comment
+        self.frames, self.over = 0, 0
+        self._peak = 0.0  # of the unscaled blocks
+        self._known_peak = peak
+        self._tmp = _atomic_target(self.path)
+        self._spool_path = self.path.with_name(f".{self.path.name}.spool{os.getpid()}")
+        self._file = self._spool = None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        needs_peak = not _is_float_subtype(self.subtype) and clip in ("scale", "float")
+        if needs_peak and peak is None:
+            self._spool = open(self._spool_path, "wb")
+        else:
+            self._open_target(self._decide(peak))
+
+    @property
+    def peak(self) -> float:
+        """Peak |sample| of the (unscaled) blocks written so far."""
+        return self._peak
+
+    def _decide(self, peak: float | None) -> tuple[str, float, str | None]:
+        """(subtype, extra gain, message) for a file whose unscaled peak is ``peak`` (None: unknown,
+        only possible with float subtypes or clip='warn', which decide sample by sample)."""
+        if peak is None or _is_float_subtype(self.subtype):
+            return self.subtype, 1.0, None
+        scaled = float(np.float32(peak) * np.float32(self.gain)) if self.gain != 1.0 else float(np.float32(peak))
+        if scaled > 1.0 and self.clip == "float":
+            return "FLOAT", 1.0, f"peaks at {scaled:.2f} (beyond ±1): written as float to avoid clipping"
+        if scaled > 1.0 and self.clip == "scale":
+            extra = 1.0 / scaled
+            return self.subtype, extra, f"peaks at {scaled:.2f}: scaled by {extra:.3f} to fit {self.subtype}"
+        return self.subtype, 1.0, None
+
+    def _open_target(self, decision) -> None:
+        self._subtype_written, self._extra, self._message = decision
+        self._file = sf.SoundFile(str(self._tmp), "w", self.sampling_rate, self.channels, self._subtype_written,
+                                  format=self.format)
+        from .version import __version__
+
+        self._file.software = f"{OUTPUT_SOFTWARE_TAG} {__version__}"
+        if self.comment:
+            self._file.comment = self.comment
+
+    def _scaled(self, a: np.ndarray) -> np.ndarray:
+        """``a`` as :func:`write_audio` writes it: gain, then the extra scaling or the clipping."""
+        if self.gain != 1.0:
+            a = a * np.float32(self.gain)
+        if self._extra != 1.0:
+            a = a * np.float32(self._extra)
+        elif self.clip == "warn" and not _is_float_subtype(self._subtype_written):
+            over = np.abs(a) > 1.0
+            n_over = int(np.count_nonzero(over))
+            if n_over:
+                self.over += n_over
+                a = np.clip(a, -1.0, 1.0)
+        return a
+
+    def write(self, block: np.ndarray) -> None:
+        """Append a float ``(channels, frames)`` block."""
+        a = np.asarray(block, dtype=np.float32)
+        if a.ndim == 1:
+            a = a[None]
+        if a.ndim != 2 or a.shape[0] != self.channels:
+            raise ValueError(f"block must be ({self.channels}, frames), got shape {a.shape}")
+        if a.shape[1] == 0:
+            return
+        self._peak = max(self._peak, float(np.abs(a).max()))
+        self.frames += a.shape[1]
+        if self._spool is not None:
+            self._spool.write(np.ascontiguousarray(a.T).tobytes())
+        else:
+            self._file.write(self._scaled(a).T)
+
+    def close(self, gain: float | None = None) -> WriteReport:
+        """Finish the file (converting the spool, with ``gain`` when given) and rename it into place."""
+        try:
+            if self._spool is not None:
+                self._spool.close()
+                self._spool = None
+                if gain is not None:
+                    self.gain = float(gain)
+                self._open_target(self._decide(self._peak))
+                frame_bytes = 4 * self.channels
+                with open(self._spool_path, "rb") as f:
+                    while True:
+                        raw = f.read(_BLOCK_FRAMES * frame_bytes)
+                        if not raw:
+                            break
+                        a = np.frombuffer(raw, dtype=np.float32).reshape(-1, self.channels).T
+                        self._file.write(self._scaled(a).T)
+            elif gain is not None and float(gain) != self.gain:
+                raise ValueError("the gain of a file written straight to disk is fixed when it is opened")
+            self._file.close()
+            self._file = None
+            os.replace(self._tmp, self.path)
+        finally:
+            self.abort()
+        peak = float(np.float32(self._peak) * np.float32(self.gain)) if self.gain != 1.0 else float(
+            np.float32(self._peak))
+        report = WriteReport(self.path, self._subtype_written, peak, gain=self.gain * self._extra,
+                             message=self._message)
+        if self.over:
+            report.clipped_fraction = self.over / (self.frames * self.channels)
+            report.message = (f"{self.over} samples ({100 * report.clipped_fraction:.2g} %) beyond ±1 clipped "
+                              f"(peak {peak:.2f}); use clip 'scale' or 'float' to keep them")
+            warnings.warn(f"{self.path.name}: {report.message}", ClippingWarning, stacklevel=2)
+        return report
+
+    def abort(self) -> None:
+        """Close and remove the temporary files (the target is left as it was)."""
+        for handle in (self._file, self._spool):
+            if handle is not None:
+                with contextlib.suppress(Exception):
+                    handle.close()
+        self._file = self._spool = None
+        for p in (self._tmp, self._spool_path):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+
+
 def write_audio(path, audio: np.ndarray, sampling_rate: int, *, format: str | None = None, subtype: str | None = None,
                 clip: str = "warn", overwrite: bool = False, gain: float = 1.0, comment: str | None = None
                 ) -> WriteReport:
@@ -362,51 +543,30 @@ def write_audio(path, audio: np.ndarray, sampling_rate: int, *, format: str | No
     samples clipped, ``"scale"`` scales the file to peak at ±1 (``gain`` is applied first; pass the
     same ``gain`` to several files to keep them summing to the same mixture), ``"float"`` writes
     float samples instead. The file is written beside its target and renamed, so an interrupted
-    write never leaves a half file; an existing file is replaced only with ``overwrite=True``."""
+    write never leaves a half file; an existing file is replaced only with ``overwrite=True``.
+    (:class:`BlockAudioWriter` writes the same file block by block.)"""
     path = Path(path)
-    fmt, st = check_output_format(format or path.suffix or "wav", subtype, clip)
-    st = st or sf.default_subtype(fmt)
-    _check_overwrite([path], overwrite)
+    check_output_format(format or path.suffix or "wav", subtype, clip)
     a = np.asarray(audio, dtype=np.float32)
     if a.ndim == 1:
         a = a[None]
     if a.ndim != 2 or a.shape[0] > a.shape[1]:
         raise ValueError(f"audio must be (channels, samples), got shape {a.shape}"
                          + ("; pass audio.T" if a.ndim == 2 else ""))
-    if gain != 1.0:
-        a = a * np.float32(gain)
     peak = float(np.abs(a).max()) if a.size else 0.0
-    report = WriteReport(path, st, peak, gain=gain)
-    if peak > 1.0 and not _is_float_subtype(st):
-        if clip == "float":
-            report.subtype = st = "FLOAT"
-            report.message = f"peaks at {peak:.2f} (beyond ±1): written as float to avoid clipping"
-        elif clip == "scale":
-            extra = 1.0 / peak
-            a = a * np.float32(extra)
-            report.gain = gain * extra
-            report.message = f"peaks at {peak:.2f}: scaled by {extra:.3f} to fit {st}"
-        else:
-            over = int(np.count_nonzero(np.abs(a) > 1.0))
-            report.clipped_fraction = over / a.size
-            a = np.clip(a, -1.0, 1.0)
-            report.message = (f"{over} samples ({100 * report.clipped_fraction:.2g} %) beyond ±1 clipped "
-                              f"(peak {peak:.2f}); use clip 'scale' or 'float' to keep them")
-            warnings.warn(f"{path.name}: {report.message}", ClippingWarning, stacklevel=2)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _atomic_target(path)
+    writer = BlockAudioWriter(path, sampling_rate, a.shape[0], format=format, subtype=subtype, clip=clip,
+                              overwrite=overwrite, gain=gain, peak=peak, comment=comment)
     try:
-        with sf.SoundFile(str(tmp), "w", int(sampling_rate), a.shape[0], st, format=fmt) as f:
-            from .version import __version__
-
-            f.software = f"{OUTPUT_SOFTWARE_TAG} {__version__}"
-            if comment:
-                f.comment = comment
-            f.write(a.T)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        for s in range(0, a.shape[1], _BLOCK_FRAMES):
+            writer.write(a[:, s : s + _BLOCK_FRAMES])
+    except BaseException:
+        writer.abort()
+        raise
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ClippingWarning)
+        report = writer.close()
+    for w in caught:
+        warnings.warn(w.message, w.category, stacklevel=2)
     return report
 
 
@@ -483,6 +643,260 @@ class SavedResult:
         return iter(self.paths.values())
 
 
+class _SpectrogramColumns:
+    """The columns of :mod:`majl_hf.plotting`'s spectrogram (``_spectrogram_db``: centred
+    ``n_fft`` frames, at most ``max_columns`` of them, the same values) computed while the vocals
+    stream by, so that the PNG of a long song needs no copy of its vocals. ``push`` mono blocks,
+    then ``finish()`` → (column times s, frequencies Hz, dB (freqs, columns))."""
+
+    def __init__(self, sampling_rate: int, num_frames: int, fmax_hz: float = 2000.0, max_columns: int = 4000):
+        self.sr = int(sampling_rate)
+        self.n_fft = 4096 if self.sr > 32000 else 2048
+        self.hop = self.n_fft // 4
+        half = self.n_fft // 2
+        n_frames = max(1, 1 + (int(num_frames) + 2 * half - self.n_fft) // self.hop)
+        step = max(1, n_frames // max_columns)
+        self.idx = np.arange(0, n_frames, step)
+        self.window = np.hanning(self.n_fft).astype(np.float32)
+        freqs = np.fft.rfftfreq(self.n_fft, 1.0 / self.sr)
+        self.keep = (freqs > 0) & (freqs <= fmax_hz)
+        self.freqs = freqs[self.keep]
+        self.buf = np.zeros(half, np.float32)  # padded coordinates: the signal starts at n_fft // 2
+        self.buf_start = 0
+        self.next = 0  # index into idx of the next column
+        self.db = np.empty((len(self.freqs), len(self.idx)))  # allocated once (no small blocks kept per push)
+
+    def push(self, mono: np.ndarray) -> None:
+        self.buf = np.concatenate([self.buf, np.asarray(mono, np.float32)])
+        self._columns()
+
+    def _columns(self) -> None:
+        end = self.buf_start + len(self.buf)
+        ready = self.next
+        while ready < len(self.idx) and self.idx[ready] * self.hop + self.n_fft <= end:
+            ready += 1
+        if ready > self.next:
+            frames = np.stack([self.buf[i * self.hop - self.buf_start : i * self.hop - self.buf_start + self.n_fft]
+                               * self.window for i in self.idx[self.next : ready]])
+            mag = np.abs(np.fft.rfft(frames, axis=-1)).T * (2.0 / self.window.sum())
+            self.db[:, self.next : ready] = 20 * np.log10(mag[self.keep] + 1e-7)
+            self.next = ready
+        if self.next < len(self.idx):
+            cut = self.idx[self.next] * self.hop - self.buf_start
+            if cut > 0:
+                self.buf = self.buf[cut:]
+                self.buf_start += cut
+
+    def finish(self):
+        end = self.idx[-1] * self.hop + self.n_fft
+        have = self.buf_start + len(self.buf)
+        if end > have:
+            self.buf = np.concatenate([self.buf, np.zeros(end - have, np.float32)])
+        self._columns()
+        return self.idx * self.hop / self.sr, self.freqs, self.db
+
+
+def _draw_f0_png(path: Path, columns, duration_s: float, sampling_rate: int, times, f0, voiced, title: str) -> None:
+    """:func:`majl_hf.plotting.plot_f0_over_spectrogram`'s PNG from precomputed spectrogram columns.
+    ``f0_figure`` takes the vocals themselves; until it accepts ``spectrogram=`` it draws from a
+    one-sample placeholder and its mesh is replaced by the real columns (same colour scale rule)."""
+    import inspect
+
+    from . import plotting
+
+    t_spec, freqs, db = columns
+    if "spectrogram" in inspect.signature(plotting.f0_figure).parameters:
+        fig = plotting.f0_figure(None, sampling_rate, times, f0, voiced, title=title, spectrogram=columns,
+                                 duration_s=duration_s)
+    else:
+        from matplotlib.collections import QuadMesh
+
+        fig = plotting.f0_figure(np.zeros(1, np.float32), sampling_rate, times, f0, voiced, title=title)
+        ax = fig.axes[0]
+        old = next(c for c in ax.collections if isinstance(c, QuadMesh))
+        dynamic = float(old.norm.vmax - old.norm.vmin)
+        vmax = max(float(db.max()), -120.0 + dynamic) if db.size else 0.0
+        mesh = ax.pcolormesh(t_spec, freqs, db, shading="nearest", cmap=old.get_cmap(), vmin=vmax - dynamic,
+                             vmax=vmax, rasterized=True, zorder=old.get_zorder())
+        if old.colorbar is not None:
+            old.colorbar.update_normal(mesh)
+        old.remove()
+        ax.set_xlim(0.0, duration_s)
+    fig.savefig(path, format="png")
+
+
+class ResultWriter:
+    """:func:`save_result` for a result that arrives in blocks (the command line's streamed path):
+    the same files, byte for byte, in memory bounded by a block.
+
+    Give the output rate, channels and length up front; feed ``write(part, block)`` with float
+    ``(channels, frames)`` blocks of ``"vocals"`` / ``"accompaniment"`` in order, then
+    ``close(times_s, f0_hz, confidence, voiced)`` writes the rest and returns the
+    :class:`SavedResult`. ``clip="scale"`` (one gain from the peaks of both parts) and ``clip="float"``
+    need the peaks before writing integer PCM: with ``peaks`` (part → peak) given the files are
+    written straight away, otherwise each part is spooled as float32 beside its target and converted
+    at ``close`` (a second pass over those files on disk, none in memory). The PNG's spectrogram is
+    computed from the vocals as they pass. On an error call ``abort()``: temporary files are removed,
+    existing targets are left as they were.
+    """
+
+    def __init__(self, folder_or_template, name: str, *, sampling_rate: int, channels: int, num_frames: int,
+                 audio_parts=("vocals", "accompaniment"), format: str = "wav", subtype: str | None = "16",
+                 overwrite: bool = False, plot: bool = True, clip: str = "warn", template: str | None = None,
+                 parts=None, source=None, metadata: dict | None = None, peaks: dict | None = None):
+        if template is None:
+            folder, template = _split_target(folder_or_template)
+        else:
+            folder = Path(folder_or_template)
+        check_template(template)
+        fmt, st = check_output_format(format, subtype, clip)
+        parent = Path(source).parent.name if source is not None else ""
+        keys = [k for k in PARTS if (k in audio_parts if "." not in k else k != "f0.png" or plot)]
+        if parts is not None:
+            keys = [k for k in keys if k in parts]
+        self.paths = output_paths(folder, template, name, format=fmt, parent=parent, parts=keys)
+        _check_overwrite(self.paths.values(), overwrite)
+        self.name, self.source, self.metadata, self.clip = name, source, dict(metadata or {}), clip
+        self.sr, self.num_frames = int(sampling_rate), int(num_frames)
+        self.audio_keys = [k for k in keys if "." not in k]
+        self.saved = SavedResult()
+        self._scale = clip == "scale" and not _is_float_subtype(st or sf.default_subtype(fmt))
+        self._st = st
+        if self._scale and peaks is not None:
+            self._set_scale(max((float(peaks[k]) for k in self.audio_keys), default=0.0))
+        self.writers = {}
+        try:
+            for key in self.audio_keys:
+                self.writers[key] = BlockAudioWriter(
+                    self.paths[key], self.sr, channels, format=fmt, subtype=st, clip=clip, overwrite=True,
+                    gain=self.saved.gain, peak=None if peaks is None else float(peaks[key]),
+                    comment=f"{key} of {Path(source).name if source else name}")
+        except BaseException:
+            self.abort()
+            raise
+        self._spectrogram = _SpectrogramColumns(self.sr, self.num_frames) if "f0.png" in self.paths else None
+        self._vocals_seen = False
+
+    def _set_scale(self, peak: float) -> None:
+        if peak > 1.0:
+            self.saved.gain = 1.0 / peak
+            msg = (f"{self.name}: outputs peak at {peak:.2f} (beyond ±1): {' and '.join(self.audio_keys)} scaled "
+                   f"by {self.saved.gain:.3f} ({20 * math.log10(self.saved.gain):.1f} dB) to fit {self._st or 'PCM'}")
+            self.saved.messages.append(msg)
+            warnings.warn(msg, ClippingWarning, stacklevel=3)
+
+    def write(self, part: str, block: np.ndarray) -> None:
+        """Append a float ``(channels, frames)`` block of ``part`` (``"vocals"`` / ``"accompaniment"``)."""
+        if part == "vocals" and self._spectrogram is not None:
+            b = np.asarray(block)
+            self._spectrogram.push(b.mean(0) if b.ndim == 2 else b)
+            self._vocals_seen = True
+        if part in self.writers:
+            self.writers[part].write(block)
+
+    def close(self, times_s, f0_hz, confidence, voiced) -> SavedResult:
+        """Finish the audio files, write the f0 track (CSV, JSON) and the PNG; returns the :class:`SavedResult`."""
+        saved = self.saved
+        try:
+            if self._scale and not saved.messages and any(w._spool is not None for w in self.writers.values()):
+                self._set_scale(max((w.peak for w in self.writers.values()), default=0.0))
+            for key in self.audio_keys:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ClippingWarning)  # re-sent below with the part's name
+                    report = self.writers[key].close(gain=saved.gain)
+                saved.paths[key] = self.paths[key]
+                if report.message:  # clipped, or written as float
+                    saved.messages.append(f"{key}: {report.message}")
+                    warnings.warn(saved.messages[-1], ClippingWarning, stacklevel=2)
+            self._write_track(np.asarray(times_s), np.asarray(f0_hz), np.asarray(confidence), np.asarray(voiced))
+        finally:
+            self.abort()
+        return saved
+
+    def _write_track(self, times, f0, confidence, voiced) -> None:
+        paths, saved, sr = self.paths, self.saved, self.sr
+        if "f0.csv" in paths:
+            with _atomic_text(paths["f0.csv"]) as f:
+                w = csv.writer(f, lineterminator="\n")  # csv's default is "\r\n", which Unix tools miscount
+                w.writerow(["time_s", "f0_hz", "confidence", "voiced"])
+                for s in range(0, len(times), _TEXT_BLOCK):
+                    e = s + _TEXT_BLOCK
+                    w.writerows([f"{t:.3f}", f"{x:.3f}", f"{c:.4f}", int(v)]
+                                for t, x, c, v in zip(times[s:e], f0[s:e], confidence[s:e], voiced[s:e]))
+            saved.paths["f0.csv"] = paths["f0.csv"]
+        if "f0.json" in paths:
+            doc = {"source": str(self.source) if self.source is not None else None, "sampling_rate": sr,
+                   "hop_s": float(times[1] - times[0]) if len(times) > 1 else None}
+            doc.update(self.metadata)
+            if saved.gain != 1.0:
+                doc["output_gain"] = saved.gain
+            lists = {"times_s": (times, lambda t: round(float(t), 4)), "f0_hz": (f0, lambda x: round(float(x), 3)),
+                     "confidence": (confidence, lambda x: round(float(x), 4)), "voiced": (voiced, bool)}
+            for key in lists:
+                doc.pop(key, None)
+            with _atomic_text(paths["f0.json"]) as f:
+                _dump_json(f, doc, lists)
+            saved.paths["f0.json"] = paths["f0.json"]
+        if "f0.png" in paths:
+            if not self._vocals_seen:  # no vocals given: an empty spectrogram as long as the track
+                n = int(round((times[-1] if len(times) else 0) * sr)) + 1
+                self._spectrogram = _SpectrogramColumns(sr, n)
+                for s in range(0, n, _BLOCK_FRAMES):
+                    self._spectrogram.push(np.zeros(min(_BLOCK_FRAMES, n - s), np.float32))
+                duration = n / sr
+            else:
+                duration = self.num_frames / sr
+            tmp = _atomic_target(paths["f0.png"])
+            paths["f0.png"].parent.mkdir(parents=True, exist_ok=True)
+            try:
+                _draw_f0_png(tmp, self._spectrogram.finish(), duration, sr, times, f0, voiced,
+                             title=Path(self.source).name if self.source is not None else self.name)
+                os.replace(tmp, paths["f0.png"])
+            finally:
+                if tmp.exists():
+                    tmp.unlink()
+            saved.paths["f0.png"] = paths["f0.png"]
+
+    def abort(self) -> None:
+        """Remove the temporary files of the parts not yet finished."""
+        for w in self.writers.values():
+            w.abort()
+
+
+_TEXT_BLOCK = 65536  # f0 frames formatted at once in the CSV and JSON
+
+
+def _dump_json(f, head: dict, lists: dict) -> None:
+    """Write ``json.dumps({**head, key: [fmt(x) for x in values] ...})`` to ``f`` — the same text —
+    formatting ``_TEXT_BLOCK`` values at a time."""
+    text = json.dumps(head)
+    f.write(text[:-1])
+    first = text == "{}"
+    for key, (values, fmt) in lists.items():
+        f.write(("" if first else ", ") + json.dumps(key) + ": [")
+        first = False
+        for s in range(0, len(values), _TEXT_BLOCK):
+            if s:
+                f.write(", ")
+            f.write(json.dumps([fmt(x) for x in values[s : s + _TEXT_BLOCK]])[1:-1])
+        f.write("]")
+    f.write("}")
+
+
+@contextlib.contextmanager
+def _atomic_text(path: Path):
+    """A text file opened beside ``path`` (no newline translation), renamed over it when complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _atomic_target(path)
+    try:
+        with open(tmp, "w", newline="") as f:
+            yield f
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 def save_result(result: dict, folder_or_template, name: str, *, format: str = "wav", subtype: str | None = "16",
                 overwrite: bool = False, plot: bool = True, clip: str = "warn", template: str | None = None,
                 parts=None, source=None, metadata: dict | None = None) -> SavedResult:
@@ -500,96 +914,28 @@ def save_result(result: dict, folder_or_template, name: str, *, format: str = "w
     JSON as ``output_gain``; ``"float"``: write such files as float). Nothing is written when a target
     exists, unless ``overwrite=True``. ``source`` (the input's path) fills ``{parent}`` and the JSON;
     ``metadata`` is merged into the JSON. Returns a :class:`SavedResult` (iterate it for the paths).
+    (:class:`ResultWriter` writes the same files from a result that arrives in blocks.)
     """
-    if template is None:
-        folder, template = _split_target(folder_or_template)
-    else:
-        folder = Path(folder_or_template)
-    check_template(template)
-    fmt, st = check_output_format(format, subtype, clip)
-    parent = Path(source).parent.name if source is not None else ""
-    keys = [k for k in PARTS if (k in result if "." not in k else k != "f0.png" or plot)]
-    if parts is not None:
-        keys = [k for k in keys if k in parts]
-    paths = output_paths(folder, template, name, format=fmt, parent=parent, parts=keys)
-    _check_overwrite(paths.values(), overwrite)
-    sr = int(result["sampling_rate"])
-    saved = SavedResult()
-    audio_keys = [k for k in keys if "." not in k]
-    if clip == "scale" and not _is_float_subtype(st or sf.default_subtype(fmt)):
-        peak = max((float(np.abs(result[k]).max()) for k in audio_keys if np.size(result[k])), default=0.0)
-        if peak > 1.0:
-            saved.gain = 1.0 / peak
-            msg = (f"{name}: outputs peak at {peak:.2f} (beyond ±1): {' and '.join(audio_keys)} scaled by "
-                   f"{saved.gain:.3f} ({20 * math.log10(saved.gain):.1f} dB) to fit {st or 'PCM'}")
-            saved.messages.append(msg)
-            warnings.warn(msg, ClippingWarning, stacklevel=2)
-    for key in audio_keys:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ClippingWarning)  # re-sent below with the song's name
-            report = write_audio(paths[key], result[key], sr, format=fmt, subtype=st, clip=clip, overwrite=True,
-                                 gain=saved.gain, comment=f"{key} of {Path(source).name if source else name}")
-        saved.paths[key] = paths[key]
-        if report.message:  # clipped, or written as float
-            saved.messages.append(f"{key}: {report.message}")
-            warnings.warn(saved.messages[-1], ClippingWarning, stacklevel=2)
-    times, f0 = np.asarray(result["times_s"]), np.asarray(result["f0_hz"])
-    confidence, voiced = np.asarray(result["confidence"]), np.asarray(result["voiced"])
-    if "f0.csv" in paths:
-        _write_text(paths["f0.csv"], _f0_csv(times, f0, confidence, voiced))
-        saved.paths["f0.csv"] = paths["f0.csv"]
-    if "f0.json" in paths:
-        doc = {"source": str(source) if source is not None else None, "sampling_rate": sr,
-               "hop_s": float(times[1] - times[0]) if len(times) > 1 else None}
-        doc.update(metadata or {})
-        if saved.gain != 1.0:
-            doc["output_gain"] = saved.gain
-        doc.update({
-            "times_s": [round(float(t), 4) for t in times],
-            "f0_hz": [round(float(x), 3) for x in f0],
-            "confidence": [round(float(x), 4) for x in confidence],
-            "voiced": [bool(x) for x in voiced],
-        })
-        _write_text(paths["f0.json"], json.dumps(doc))
-        saved.paths["f0.json"] = paths["f0.json"]
-    if "f0.png" in paths:
-        from .plotting import plot_f0_over_spectrogram
-
-        vocals = result.get("vocals")
-        if vocals is None:
-            vocals = np.zeros((1, int(round((times[-1] if len(times) else 0) * sr)) + 1), np.float32)
-        tmp = _atomic_target(paths["f0.png"])
-        paths["f0.png"].parent.mkdir(parents=True, exist_ok=True)
-        try:
-            plot_f0_over_spectrogram(vocals, sr, times, f0, voiced, tmp,
-                                     title=Path(source).name if source is not None else name)
-            os.replace(tmp, paths["f0.png"])
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        saved.paths["f0.png"] = paths["f0.png"]
-    return saved
-
-
-def _f0_csv(times, f0, confidence, voiced) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")  # csv's default is "\r\n", which Unix tools miscount
-    w.writerow(["time_s", "f0_hz", "confidence", "voiced"])
-    for t, f, c, v in zip(times, f0, confidence, voiced):
-        w.writerow([f"{t:.3f}", f"{f:.3f}", f"{c:.4f}", int(v)])
-    return buf.getvalue()
-
-
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _atomic_target(path)
+    audio_parts = [k for k in ("vocals", "accompaniment") if k in result]
+    arrays = {k: np.asarray(result[k], dtype=np.float32) for k in audio_parts}
+    arrays = {k: a[None] if a.ndim == 1 else a for k, a in arrays.items()}
+    peaks = {k: float(np.abs(a).max()) if a.size else 0.0 for k, a in arrays.items()}
+    vocals = arrays.get("vocals")
+    channels = next(iter(arrays.values())).shape[0] if arrays else 1
+    writer = ResultWriter(folder_or_template, name, sampling_rate=int(result["sampling_rate"]), channels=channels,
+                          num_frames=vocals.shape[-1] if vocals is not None else 0, audio_parts=audio_parts,
+                          format=format, subtype=subtype, overwrite=overwrite, plot=plot, clip=clip, template=template,
+                          parts=parts, source=source, metadata=metadata, peaks=peaks)
     try:
-        with open(tmp, "w", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        for key, a in arrays.items():
+            if key not in writer.audio_keys and not (key == "vocals" and writer._spectrogram is not None):
+                continue
+            for s in range(0, max(a.shape[-1], 1), _BLOCK_FRAMES):
+                writer.write(key, a[:, s : s + _BLOCK_FRAMES])
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close(result["times_s"], result["f0_hz"], result["confidence"], result["voiced"])
 
 
 def template_regex(template: str, formats=("wav", "flac")) -> re.Pattern:
@@ -608,5 +954,6 @@ __all__ = [
     "AUDIO_EXTENSIONS", "AudioFileInfo", "AudioInputError", "CLIP_MODES", "ClippingWarning", "DEFAULT_TEMPLATE",
     "PARTS", "PartialAudioWarning", "SavedResult", "WriteReport", "check_output_format", "check_template",
     "convert_channels", "is_own_output", "normalize_subtype", "output_paths", "probe_audio_file", "read_audio",
-    "read_audio_bytes", "read_audio_file", "save_result", "template_regex", "write_audio",
+    "read_audio_bytes", "read_audio_file", "save_result", "template_regex", "write_audio", "AudioBlockReader",
+    "BlockAudioWriter", "ResultWriter",
 ]

@@ -249,8 +249,10 @@ def load_pipeline(args):
     from transformers import pipeline
 
     from . import pipelines as _registered  # noqa: F401
+    from .hub.cache import require_cached
     from .inference import tune_malloc
 
+    require_cached(args.model)  # a pretrained pair not built yet: one line naming `majl-hf build-default ...`
     tune_malloc()  # the CLI owns its process: freed chunk buffers go back to the OS (flat RSS on long songs)
     return pipeline("majl-vocal", model=args.model, device=args.device)
 
@@ -372,30 +374,82 @@ def _prepare(args) -> tuple[list[Job], Report]:
     return todo, report
 
 
+def _streams(pipe) -> bool:
+    """Whether the pipeline's model can be run on the file in blocks (:mod:`majl_hf.inference.stream`):
+    a MAJL cascade behind a pipeline that says which voicing rule its options stand for. Anything
+    else (a stand-in in tests, a remote-code pipeline) is called on the file as a whole."""
+    model = getattr(pipe, "model", None)
+    return (hasattr(model, "separator") and hasattr(model, "pitch_estimator")
+            and callable(getattr(pipe, "voicing_rule", None)))
+
+
+def _metadata(args) -> dict:
+    return {"model": args.model, "voicing_threshold": args.threshold, "decoder": args.decoder}
+
+
+def _run_streamed(pipe, job: Job, args, progress):
+    """One file through the streamed cascade into its output files, block by block: memory does not
+    grow with the song's length. The same outputs as the pipeline + :func:`~majl_hf.audio.save_result`
+    (the overwrite check, the clip modes, the JSON's ``output_gain``); with ``--clip scale`` or
+    ``--clip float`` and 16/24-bit files the audio parts are first spooled as float32 beside their
+    targets (the peak must be known before the first sample is written) and converted at the end."""
+    from .audio import ResultWriter
+    from .inference.stream import separate_file
+
+    try:
+        from .pipelines.majl_vocal import NORMALIZE_LEVEL
+    except ImportError:  # pragma: no cover - the pipeline module always defines it
+        NORMALIZE_LEVEL = True
+    parts = ["vocals"] + ([] if args.no_accompaniment else ["accompaniment"])
+    holder = {}
+
+    def open_outputs(info):  # after the first pass: the exact length and channels are known
+        holder["writer"] = ResultWriter(
+            args.output_dir, job.name, sampling_rate=info.sampling_rate, channels=info.channels,
+            num_frames=info.num_samples, audio_parts=parts, template=args.template, format=args.format,
+            subtype=SUBTYPE_CHOICES[args.subtype], overwrite=job.overwrite, plot=not args.no_plot, clip=args.clip,
+            source=job.source, parts=job.paths.keys(), metadata=_metadata(args))
+
+    sinks = {key: (lambda block, key=key: holder["writer"].write(key, block)) for key in parts}
+    try:
+        result = separate_file(pipe.model, job.source, sinks, voicing=pipe.voicing_rule(None, args.threshold),
+                               decoder=args.decoder, chunk_length_s=args.chunk_s,
+                               frames_per_batch=args.frames_per_batch, gate_db=args.gate_db,
+                               normalize_level=NORMALIZE_LEVEL, return_accompaniment=not args.no_accompaniment,
+                               progress=progress, on_info=open_outputs)
+        return holder["writer"].close(result["times_s"], result["f0_hz"], result["confidence"], result["voiced"])
+    except BaseException:
+        if "writer" in holder:
+            holder["writer"].abort()
+        raise
+
+
 def _run_job(pipe, job: Job, args, progress, report: Report) -> None:
     from .audio import read_audio, save_result
 
     problems = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        kwargs = dict(voicing_threshold=args.threshold, decoder=args.decoder, chunk_length_s=args.chunk_s,
-                      frames_per_batch=args.frames_per_batch, vocal_gate_db=args.gate_db,
-                      return_accompaniment=not args.no_accompaniment)
-        if progress is not None:
-            kwargs["progress"] = progress
-        if _pipeline_reads_with_audio_module():
-            inputs = str(job.source)
+        if _streams(pipe):
+            saved = _run_streamed(pipe, job, args, progress)
         else:
-            audio, sr, _ = read_audio(job.source)
-            inputs = {"array": audio, "sampling_rate": sr}
-            del audio
-        result = pipe(inputs, **kwargs)
-        del inputs
-        saved = save_result(result, args.output_dir, job.name, template=args.template, format=args.format,
-                            subtype=SUBTYPE_CHOICES[args.subtype], overwrite=job.overwrite, plot=not args.no_plot,
-                            clip=args.clip, source=job.source, parts=job.paths.keys(),
-                            metadata={"model": args.model, "voicing_threshold": args.threshold,
-                                      "decoder": args.decoder})
+            kwargs = dict(voicing_threshold=args.threshold, decoder=args.decoder, chunk_length_s=args.chunk_s,
+                          frames_per_batch=args.frames_per_batch, vocal_gate_db=args.gate_db,
+                          return_accompaniment=not args.no_accompaniment)
+            if progress is not None:
+                kwargs["progress"] = progress
+            if _pipeline_reads_with_audio_module():
+                inputs = str(job.source)
+            else:
+                audio, sr, _ = read_audio(job.source)
+                inputs = {"array": audio, "sampling_rate": sr}
+                del audio
+            result = pipe(inputs, **kwargs)
+            del inputs
+            saved = save_result(result, args.output_dir, job.name, template=args.template, format=args.format,
+                                subtype=SUBTYPE_CHOICES[args.subtype], overwrite=job.overwrite,
+                                plot=not args.no_plot, clip=args.clip, source=job.source, parts=job.paths.keys(),
+                                metadata=_metadata(args))
     for w in caught:  # ours (partial input, clipping, downmix, level) and the library's user warnings
         msg = str(w.message).removeprefix(f"{job.source}: ").removeprefix("dict: ")
         if not issubclass(w.category, UserWarning):  # Deprecation/Future/RuntimeWarning: for developers

@@ -1,7 +1,30 @@
 """Names of the pretrained defaults (a leaf module: importing it imports nothing else)."""
 
-DEFAULT_MODEL = "majl-hf/majl-unet-crepe-full"  # Spleeter 2stems U-Net + CREPE full (the paper's pipeline baseline)
-DEFAULT_MODEL_TINY = "majl-hf/majl-unet-crepe-tiny"  # Spleeter 2stems U-Net + CREPE tiny (fast)
+# The default, chosen by measurement (scripts/evaluate_pairs.py, scripts/benchmark.py →
+# model_cards/measured/pairs.md, benchmark.md): of the six real pairs none reaches 0.08 s of compute
+# per audio second on 2 cores (the Spleeter U-Net alone costs 0.12–0.15 CPU s), so the rule picks the
+# most accurate: Spleeter + CREPE tiny (RPA/OA from the mixture 93.6/90.3, 94.3/90.6 with Viterbi)
+# ties FCPE within one frame and beats CREPE full (93.9/89.4) at a third of its compute.
+DEFAULT_MODEL = "majl-hf/majl-unet-crepe-tiny"  # Spleeter 2stems U-Net + CREPE tiny
+DEFAULT_MODEL_TINY = "majl-hf/majl-unet-crepe-tiny"  # the fastest CREPE pair (the same as the default today)
 DEFAULT_REVISION = "main"
-DEFAULT_VARIANTS = {"full": DEFAULT_MODEL, "tiny": DEFAULT_MODEL_TINY}
+DEFAULT_VARIANTS = {"full": "majl-hf/majl-unet-crepe-full", "tiny": "majl-hf/majl-unet-crepe-tiny"}
 DEFAULT_PITCH_HOP = 320  # samples at 16 kHz = 20 ms, the MAJL paper's frame grid
+
+# Every pretrained pair built from original weights (`majl-hf build-default --variants ...`): the
+# Spleeter 2stems U-Net feeding one real pitch estimator, all on the 20 ms grid.
+MODEL_CREPE_FULL = "majl-hf/majl-unet-crepe-full"
+MODEL_CREPE_TINY = "majl-hf/majl-unet-crepe-tiny"
+MODEL_HARMOF0_MDB = "majl-hf/majl-unet-harmof0-mdb-stem-synth"  # HarmoF0 trained on MDB-stem-synth
+MODEL_HARMOF0_MIR1K = "majl-hf/majl-unet-harmof0-mir-1k"  # HarmoF0 trained on MIR-1K
+MODEL_FCPE = "majl-hf/majl-unet-fcpe"  # FCPE (torchfcpe 0.0.4's bundled model)
+MODEL_SWIFTF0 = "majl-hf/majl-unet-swiftf0"  # SwiftF0 (swift-f0 0.3.0)
+PRETRAINED_MODELS = {
+    "full": MODEL_CREPE_FULL,
+    "tiny": MODEL_CREPE_TINY,
+    "harmof0-mdb": MODEL_HARMOF0_MDB,
+    "harmof0-mir1k": MODEL_HARMOF0_MIR1K,
+    "fcpe": MODEL_FCPE,
+    "swiftf0": MODEL_SWIFTF0,
+}
+BUILD_COMMAND = "majl-hf build-default"  # the console command that builds them (majl_hf.build_cli)

@@ -37,8 +37,12 @@ def frame_accuracy(
     correct_cents: float = 50.0,
     frame_weight: torch.Tensor | None = None,
     rule: str = "overall_accuracy",
+    window: int = 4,
 ) -> torch.Tensor:
     """Fraction of right frames per sample (B,).
+
+    The pitch is decoded as everywhere else (:func:`majl_hf.pitch.decode.decode_cents`, weighted
+    average over ``window`` bins each side of the argmax: pass the pitch estimator's ``decode_window``).
 
     ``rule="overall_accuracy"`` (OA-style, the default): over all (weighted) frames, a frame is right
     when voicing agrees with the label and, when voiced, the decoded pitch is within
@@ -51,7 +55,7 @@ def frame_accuracy(
     with torch.no_grad():
         est_voiced = probabilities.amax(-1) >= voicing_threshold
         ref_voiced = torch.isfinite(labels_f0_hz) & (labels_f0_hz > 0)
-        est_cents = decode_cents(probabilities, bins)
+        est_cents = decode_cents(probabilities, bins, window=window)
         ref_cents = 1200.0 * torch.log2(torch.where(ref_voiced, labels_f0_hz, torch.ones_like(labels_f0_hz)) / 10.0)
         close = (est_cents - ref_cents).abs() <= correct_cents
         w = torch.ones_like(labels_f0_hz) if frame_weight is None else frame_weight.to(labels_f0_hz)

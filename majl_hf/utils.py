@@ -1,8 +1,14 @@
-"""Small helpers: config validation with messages that name the field, and lazy optional imports."""
+"""Small helpers: config validation with messages that name the field, lazy optional imports, the
+sha256 of a file and atomic (all-or-nothing) writes of text and JSON files."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
+import os
+import uuid
+from pathlib import Path
 
 
 def check_range(field: str, value, low=None, high=None, *, low_open=False, high_open=False):
@@ -29,3 +35,58 @@ def require(module: str, extra: str):
         raise ImportError(
             f"{module} is needed for this feature: install it with `pip install 'majl_hf[{extra}]'`"
         ) from err
+
+
+def sha256_file(path, chunk_size: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes, read in ``chunk_size`` blocks (constant memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk_size), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fsync_dir(path) -> None:
+    """Flush a folder's entries (a rename inside it) to disk; a no-op where folders have no fd."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_text_atomic(path, text: str, *, fsync: bool = True) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` all or nothing: into a temporary file beside it (a hidden
+    ``.<name>.<random>.tmp``), flushed (and fsynced unless ``fsync=False``), then ``os.replace``-d
+    over ``path``. A reader never sees a half-written file; an interrupted write leaves ``path`` as
+    it was (and at most the temporary file, which a later write does not reuse)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "x", encoding="utf-8") as fh:  # "x": a fresh file, with the umask's permissions
+            fh.write(text)
+            fh.flush()
+            if fsync:
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    if fsync:
+        fsync_dir(path.parent)
+    return path
+
+
+def write_json_atomic(path, data, *, indent: int | None = 2, sort_keys: bool = False, default=None,
+                      fsync: bool = True) -> Path:
+    """``json.dumps(data)`` + a final newline, written with :func:`write_text_atomic`."""
+    text = json.dumps(data, indent=indent, sort_keys=sort_keys, default=default) + "\n"
+    return write_text_atomic(path, text, fsync=fsync)

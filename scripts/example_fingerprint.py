@@ -36,7 +36,9 @@ def main(argv=None):
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--options", default="{}", help="pipeline call options as JSON")
     args = parser.parse_args(argv)
-    pipe = pipeline("majl-vocal", model=args.model or majl_hf.DEFAULT_MODEL)
+    from majl_hf.defaults import MODEL_CREPE_FULL
+
+    pipe = pipeline("majl-vocal", model=args.model or MODEL_CREPE_FULL)
     fp = fingerprint(pipe(str(EXAMPLE), **json.loads(args.options)))
     print(json.dumps(fp, indent=1))
     if args.json:

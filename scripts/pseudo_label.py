@@ -13,6 +13,9 @@ process); train stage II with ``{corpus: pseudo, path: <output_dir>}`` in ``trai
 import argparse
 import json
 import sys
+import warnings
+
+RENAMED_FLAGS = {"--chunk-s": "--chunk-length-s", "--context-s": "--overlap-s"}  # old (deprecated) → new
 
 
 def parse_args(argv=None):
@@ -26,12 +29,20 @@ def parse_args(argv=None):
     p.add_argument("--model", help="the stage-I model (a folder or Hub id)")
     p.add_argument("--output-dir")
     p.add_argument("--data", action="append", default=[], metavar="JSON", help="a data source (repeatable)")
-    p.add_argument("--chunk-s", type=float)
-    p.add_argument("--context-s", type=float)
+    p.add_argument("--chunk-length-s", "--chunk-s", dest="chunk_length_s", type=float,
+                   help="seconds per separator chunk (0: whole tracks; --chunk-s is its deprecated name)")
+    p.add_argument("--overlap-s", "--context-s", dest="overlap_s", type=float,
+                   help="seconds of separator context each side (default: its receptive field; --context-s is its "
+                        "deprecated name)")
     p.add_argument("--frames-per-batch", type=int)
     p.add_argument("--include-fully-labelled", action="store_true")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--quiet", action="store_true")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    for arg in argv:
+        old = arg.split("=", 1)[0]
+        if old in RENAMED_FLAGS:
+            warnings.warn(f"{old} is deprecated: use {RENAMED_FLAGS[old]}", DeprecationWarning, stacklevel=2)
     return p.parse_args(argv)
 
 
@@ -45,8 +56,8 @@ def main(argv=None) -> int:
     flags = {
         "model": ns.model,
         "output_dir": ns.output_dir,
-        "chunk_s": ns.chunk_s,
-        "context_s": ns.context_s,
+        "chunk_length_s": ns.chunk_length_s,
+        "overlap_s": ns.overlap_s,
         "frames_per_batch": ns.frames_per_batch,
     }
     explicit = {k: v for k, v in flags.items() if v is not None}

@@ -350,3 +350,53 @@ def test_quiet_run_prints_nothing(example_wav, tmp_path, tiny_model_dir, capfd):
     lines = err.strip().splitlines()
     assert "Illegal Audio-MPEG-Header" not in err and "Xing" not in err
     assert len([ln for ln in lines if "partial file" in ln]) == 1  # one clear line for the one problem
+
+
+def test_streamed_path_writes_what_the_pipeline_gives(example_wav, tmp_path, tiny_model_dir, monkeypatch):
+    """Issue 13: files are processed block by block (majl_hf.inference.stream); the outputs are
+    those of the pipeline on the whole file + save_result, byte for byte, lengths sample-exact."""
+    import majl_hf.inference.stream as stream
+    from majl_hf.audio import save_result
+
+    calls = []
+    real = stream.separate_file
+    monkeypatch.setattr(stream, "separate_file", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    out = tmp_path / "out"
+    assert main([str(example_wav), "-o", str(out), "--model", str(tiny_model_dir), "-q"]) == 0
+    assert calls == [example_wav]  # the streamed path was taken
+    pipe = cli.load_pipeline(build_parser().parse_args([str(example_wav), "--model", str(tiny_model_dir)]))
+    result = pipe(str(example_wav), voicing_threshold=0.5, decoder="weighted_average", chunk_length_s=12.0,
+                  frames_per_batch=64, vocal_gate_db=None, return_accompaniment=True)
+    ref = save_result(result, tmp_path / "ref", "example", subtype="PCM_16", source=example_wav,
+                      metadata={"model": str(tiny_model_dir), "voicing_threshold": 0.5, "decoder": "weighted_average"})
+    for key, path in ref.paths.items():
+        got = out / path.name
+        if key == "f0.png":  # same pixels (the PNG's metadata may differ)
+            from PIL import Image
+
+            assert np.array_equal(np.asarray(Image.open(got)), np.asarray(Image.open(path)))
+        else:
+            assert got.read_bytes() == path.read_bytes(), key
+    assert sf.info(str(out / "example_vocals.wav")).frames == 88200
+
+
+def test_streamed_clip_modes(tmp_path, tiny_model_dir, capsys):
+    """--clip scale needs the peak of both parts before the first sample is written: the streamed
+    path spools them as float beside their targets, then converts; --clip float picks the subtype
+    per part the same way; nothing temporary is left behind."""
+    x, sr = sf.read(EXAMPLE, dtype="float32")
+    loud = tmp_path / "loud.wav"
+    sf.write(loud, 4 * x[: 2 * sr], sr, subtype="FLOAT")  # peaks ~2.4: the outputs go beyond ±1
+    base = [str(loud), "--model", str(tiny_model_dir), "-q", "--no-plot"]
+    assert main(base + ["-o", str(tmp_path / "scale"), "--clip", "scale"]) == 0
+    assert "scaled by" in capsys.readouterr().err
+    doc = json.loads((tmp_path / "scale" / "loud_f0.json").read_text())
+    v, _ = sf.read(tmp_path / "scale" / "loud_vocals.wav")
+    a, _ = sf.read(tmp_path / "scale" / "loud_accompaniment.wav")
+    assert doc["output_gain"] < 1 and max(np.abs(v).max(), np.abs(a).max()) > 0.99
+    assert np.abs(v).max() <= 1.0 and np.abs(a).max() <= 1.0 and v.shape == a.shape == (2 * sr, 2)
+    assert main(base + ["-o", str(tmp_path / "float"), "--clip", "float"]) == 0
+    subtypes = {p: sf.info(str(tmp_path / "float" / f"loud_{p}.wav")).subtype for p in ("vocals", "accompaniment")}
+    assert "FLOAT" in subtypes.values()
+    for folder in ("scale", "float"):
+        assert not [p for p in (tmp_path / folder).iterdir() if p.name.startswith(".")]

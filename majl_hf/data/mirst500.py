@@ -32,6 +32,11 @@ Split: the official one (README): songs #1–#400 ``train``, #401–#500 ``test`
 listed in it.
 
 The corpus's ``root`` is the audio folder; the note file is the option ``notes_path`` (required).
+
+The notes themselves are :class:`majl_hf.notes.Note` lists (the type the segmenter, the MIDI
+writer and the evaluation runner use): :meth:`MIRST500.reference_notes` gives a song's, and
+:func:`read_note_lists` the whole file's; ``scripts/evaluate.py --corpus mirst500`` scores the
+pipeline's notes against them (COnPOff / COnP / COn F-measure) beside RPA/RCA.
 """
 
 from __future__ import annotations
@@ -101,6 +106,13 @@ def read_notes(path) -> dict[str, np.ndarray]:
             arr[j] = (onset, offset, pitch)
         out[str(int(song))] = arr
     return out
+
+
+def read_note_lists(path) -> dict:
+    """:func:`read_notes` as ``{song_id: [Note, ...]}`` (:class:`majl_hf.notes.Note`, sorted by onset)."""
+    from ..notes import notes_from_array
+
+    return {sid: notes_from_array(arr) for sid, arr in read_notes(path).items()}
 
 
 def notes_to_f0(notes: np.ndarray, times_s: np.ndarray) -> np.ndarray:
@@ -268,6 +280,13 @@ class MIRST500(Corpus):
             f0_hz=f0,
             licence=LICENCE,
         )
+
+    def reference_notes(self, example_id) -> list:
+        """The annotated notes of song ``example_id`` (:class:`majl_hf.notes.Note` list; the note
+        file is read once per corpus instance). KeyError for a song without notes."""
+        if getattr(self, "_note_lists", None) is None:
+            self._note_lists = read_note_lists(self.notes_path)
+        return self._note_lists[str(int(example_id))]
 
     def files(self) -> list[Path]:
         audio, metadata_path = self._plan()

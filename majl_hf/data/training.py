@@ -4,8 +4,9 @@
 function, or a list of dicts from an ``iter_*`` function) as a ``torch.utils.data.Dataset``. Each
 item is one random crop of ``segment_s`` seconds:
 
-- audio is cropped at the example's rate, converted to ``channels`` (mean for mono, duplication
-  of a mono source for stereo) and resampled with soxr to ``sampling_rate``;
+- audio is cropped at the example's rate, converted to ``channels`` by the package's one channel rule
+  (:func:`majl_hf.audio.convert_channels`: mean for mono, duplication of a mono source for stereo)
+  and resampled with soxr to ``sampling_rate``;
 - the pitch labels are put on the model's frames (``hop_s``, centred frames, frame ``j`` of the crop
   at ``j · hop_s`` s after the crop's first sample, ``1 + N // (hop_s · sampling_rate)`` frames).
 
@@ -35,6 +36,7 @@ import numpy as np
 import soxr
 import torch
 
+from ..audio import convert_channels
 from ..pitch.labels import frame_times, resample_f0
 from .base import GRID_HOP_S, n_grid_frames
 
@@ -45,17 +47,6 @@ def _grid_step(sampling_rate: int) -> int | None:
     """Samples per 20 ms grid hop, or ``None`` when that is not a whole number."""
     h = GRID_HOP_S * sampling_rate
     return int(round(h)) if abs(h - round(h)) < 1e-6 else None
-
-
-def _to_channels(audio: np.ndarray, channels: int) -> np.ndarray:
-    c = audio.shape[0]
-    if c == channels:
-        return audio
-    if channels == 1:
-        return audio.mean(axis=0, keepdims=True)
-    if c == 1:
-        return np.repeat(audio, channels, axis=0)
-    raise ValueError(f"cannot convert {c}-channel audio to {channels} channels")
 
 
 def _fix_length(audio: np.ndarray, n: int) -> np.ndarray:
@@ -168,14 +159,14 @@ class TrainingView(torch.utils.data.Dataset):
 
     def _resample_segment(self, audio: np.ndarray, s0: int, l_src: int, sr: int) -> np.ndarray:
         if sr == self.sampling_rate:
-            return _fix_length(_to_channels(audio[:, s0 : s0 + l_src], self.channels), self.n_samples)
+            return _fix_length(convert_channels(audio[:, s0 : s0 + l_src], self.channels), self.n_samples)
         g = math.gcd(sr, self.sampling_rate)
         unit_src, unit_dst = sr // g, self.sampling_rate // g  # equal durations in whole samples
         ctx_units = max(1, int(math.ceil(CONTEXT_S * sr / unit_src)))
         left_units = min(s0 // unit_src, ctx_units)
         a = left_units * unit_src
         end = min(audio.shape[1], s0 + l_src + ctx_units * unit_src)
-        seg = _to_channels(audio[:, s0 - a : end], self.channels)
+        seg = convert_channels(audio[:, s0 - a : end], self.channels)
         y = soxr.resample(np.ascontiguousarray(seg.T), sr, self.sampling_rate, quality=self.resample_quality).T
         drop = left_units * unit_dst
         return _fix_length(np.ascontiguousarray(y[:, drop:], dtype=np.float32), self.n_samples)

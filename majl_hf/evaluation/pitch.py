@@ -45,15 +45,23 @@ _NO_VOICED = "the reference has no voiced frame, so this fraction of voiced fram
 _NO_UNVOICED = "the reference has no unvoiced frame, so the false-alarm rate is undefined"
 
 
-def _series(x, name: str, *, allow_negative: bool = True) -> np.ndarray:
+def real_float64(x, name: str, expected: str) -> np.ndarray:
+    """A metric input (numpy array, list or torch tensor) as a float64 array; ValueError naming
+    ``name`` (and ``expected``, what it should be) for None, non-numeric or complex values."""
     if x is None:
-        raise ValueError(f"{name} is None; expected a 1-D array")
+        raise ValueError(f"{name} is None; expected {expected}")
     if hasattr(x, "detach"):  # torch tensor
         x = x.detach().cpu().numpy()
     arr = np.asarray(x)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{name} must be real-valued, got dtype {arr.dtype}")
+    return arr.astype(np.float64, copy=False)
+
+
+def _series(x, name: str, *, allow_negative: bool = True) -> np.ndarray:
+    arr = real_float64(x, name, "a 1-D array")
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
     if arr.size == 0:

@@ -19,6 +19,11 @@ Metrics, per track then over the split (MAJL_SPEC §5):
 - ``sdr_energy``: the plain energy-ratio SDR 10·log10(‖s‖²/‖s − ŝ‖²); summary length-weighted.
 - ``museval_sdr`` (MUSDB18 by default): BSS Eval v4 median over 1 s windows (museval); summary =
   the median over tracks, the SiSEC/MUSDB18 convention.
+- ``conpoff_f``, ``conp_f``, ``con_f`` (with their precision / recall) for corpora with note
+  annotations (MIR-ST500, whose corpus gives ``reference_notes(id)``): the pipeline's f0 (voiced
+  frames) segmented into notes by :func:`majl_hf.notes.segment_notes` and scored with
+  ``mir_eval.transcription`` (:func:`majl_hf.notes.note_metrics`: onset 50 ms, pitch 50 cents,
+  offset 20 % / 50 ms); summaries are the mean over tracks (MIR-ST500's convention).
 - ``rpa``, ``rca``, ``oa``, ``vr``, ``vfa`` on the 20 ms grid (``mir_eval.melody``), for tracks with
   pitch labels; summaries are frame-weighted (= the metric over all frames pooled). By default an
   unvoiced estimated frame keeps its pitch guess as a negative f0 (mir_eval / MIREX convention), so
@@ -34,7 +39,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import hashlib
 import importlib.metadata
 import json
 import math
@@ -50,6 +54,7 @@ from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from ..utils import sha256_file, write_json_atomic
 from .pitch import GRID_S, aggregate_melody_metrics, melody_metrics
 from .report import summarize, table2_markdown, to_jsonable, write_per_track_csv
 from .separation import (
@@ -71,6 +76,7 @@ UNVOICED_PITCH = ("guess", "zero")
 MUSEVAL = ("auto", "on", "off")
 SEPARATION_METRICS = ("sdr", "gnsdr", "sdr_energy", "museval_sdr")
 PITCH_METRICS = ("rpa", "rca", "oa", "vr", "vfa")
+NOTE_SUMMARY_METRICS = ("conpoff_f", "conp_f", "con_f")  # in the summary only for corpora with notes
 SUMMARY_METRICS = SEPARATION_METRICS + PITCH_METRICS
 # what each summary number is (written into metrics.json and used by the model cards)
 METRIC_DESCRIPTIONS = {
@@ -83,6 +89,9 @@ METRIC_DESCRIPTIONS = {
     "oa": "overall accuracy, fraction of all frames on the 20 ms grid",
     "vr": "voicing recall, fraction of voiced reference frames",
     "vfa": "voicing false alarm, fraction of unvoiced reference frames",
+    "conpoff_f": "note F-measure (onset 50 ms, pitch 50 cents, offset 20 % or 50 ms), mean over tracks",
+    "conp_f": "note F-measure (onset 50 ms, pitch 50 cents), mean over tracks",
+    "con_f": "note F-measure (onset 50 ms), mean over tracks",
 }
 VERSION_PACKAGES = (
     "majl_hf",
@@ -212,14 +221,6 @@ class EvaluationSettings:
 # provenance
 
 
-def sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def model_provenance(name_or_path: str, revision: str | None = None, cache_dir=None) -> dict:
     """Where the weights came from: ``{"name_or_path", "source": "local"|"hub", "revision",
     "weights_sha256"}``. ``revision`` is the snapshot commit hash of the HF cache for a Hub id (the
@@ -302,11 +303,12 @@ def load_pipeline(model, *, revision: str | None = None, cache_dir=None, device=
     return pipe, model_provenance(name, revision, cache_dir)
 
 
-def iter_corpus(settings: EvaluationSettings) -> Iterator[dict]:
-    """The split's examples (the schema of :mod:`majl_hf.data.base`), filtered by ``tracks``/``limit``."""
+def iter_corpus(settings: EvaluationSettings, source=None) -> Iterator[dict]:
+    """The split's examples (the schema of :mod:`majl_hf.data.base`), filtered by ``tracks``/``limit``
+    (``source``: the corpus instance, default ``settings.corpus_source()``)."""
     wanted = set(settings.tracks) if settings.tracks else None
     n = 0
-    for example in settings.corpus_source():
+    for example in settings.corpus_source() if source is None else source:
         if wanted is not None and str(example["id"]) not in wanted:
             continue
         yield example
@@ -360,10 +362,13 @@ class TrackScores:
     sdr_energy: SdrScore | None = None
     museval: object | None = None
     melody: dict | None = None
+    notes: dict | None = None
 
 
-def score_track(example: Mapping, prediction: Mapping, settings: EvaluationSettings, method: str) -> TrackScores:
-    """Score one track's prediction against its labels (see the module docstring)."""
+def score_track(example: Mapping, prediction: Mapping, settings: EvaluationSettings, method: str,
+                reference_notes=None) -> TrackScores:
+    """Score one track's prediction against its labels (see the module docstring); with
+    ``reference_notes`` (the track's annotated notes) also the note metrics."""
     n_samples = int(np.asarray(example["mixture"]).shape[-1])
     row = {
         "method": method,
@@ -434,6 +439,13 @@ def score_track(example: Mapping, prediction: Mapping, settings: EvaluationSetti
         scores.melody = mel
         row.update({k: mel[k] for k in pitch_keys[:-1]})
         row["pitch_undefined"] = mel["undefined"] or None
+    if reference_notes is not None:
+        from ..notes import note_metrics, segment_notes
+
+        f0 = np.where(prediction["voiced"], prediction["f0_hz"], 0.0)
+        scores.notes = note_metrics(reference_notes, segment_notes(prediction["times_s"], f0))
+        row.update({k: scores.notes[k] for k in NOTE_SUMMARY_METRICS})
+        row.update(n_ref_notes=scores.notes["n_ref"], n_est_notes=scores.notes["n_est"])
     return scores
 
 
@@ -467,6 +479,15 @@ def summarize_scores(tracks: Sequence[TrackScores]) -> dict:
         for k in PITCH_METRICS:
             summary[k] = agg.pop(k)
         details["pitch"] = agg
+    with_notes = [t.notes for t in tracks if t.notes is not None]
+    if with_notes:
+        from ..notes import aggregate_note_metrics
+
+        agg = aggregate_note_metrics(with_notes)
+        for k in NOTE_SUMMARY_METRICS:
+            summary[k] = agg.pop(k)
+        summary["n_with_notes"] = len(with_notes)
+        details["notes"] = agg
     summary["silent_reference_tracks"] = [
         t.row["track"] for t in tracks if t.row.get("sdr_status") == STATUS_SILENT_REFERENCE
     ]
@@ -502,8 +523,10 @@ def evaluate(
     method = settings.method or _model_name(provenance.get("name_or_path"))
     tracks: list[TrackScores] = []
     licences: set = set()
+    source = settings.corpus_source()
+    notes_of = getattr(source, "reference_notes", None)  # corpora with note annotations (MIR-ST500)
     bar = tqdm(
-        iter_corpus(settings),
+        iter_corpus(settings, source),
         desc=f"{settings.corpus}/{settings.split}",
         unit="track",
         disable=not progress,
@@ -513,7 +536,8 @@ def evaluate(
         bar.set_postfix_str(str(example["id"])[:40])
         licences.add(str(example["licence"]))
         prediction = predict(pipe, example, settings)
-        tracks.append(score_track(example, prediction, settings, method))
+        ref_notes = notes_of(example["id"]) if notes_of is not None else None
+        tracks.append(score_track(example, prediction, settings, method, reference_notes=ref_notes))
     bar.close()
     if not tracks:
         raise ValueError(
@@ -608,6 +632,14 @@ def table2_text(result: Mapping) -> str:
             + ", ".join(f"`{t}`" for t in summary["silent_reference_tracks"])
             + "."
         )
+    if summary.get("conpoff_f") is not None:
+        lines.append("")
+        lines.append(
+            "Notes (the f0 segmented by majl_hf.notes; mir_eval.transcription, mean over tracks): "
+            + ", ".join(f"{name} F {100 * summary[k]:.1f} %" for name, k in
+                        (("COnPOff", "conpoff_f"), ("COnP", "conp_f"), ("COn", "con_f")) if summary.get(k) is not None)
+            + "."
+        )
     if summary.get("museval_sdr") is not None:
         lines.append("")
         lines.append(f"museval SDR (median over 1 s windows, median over tracks): {summary['museval_sdr']:.2f} dB.")
@@ -619,7 +651,7 @@ def write_outputs(result: Mapping, output_dir) -> dict:
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {k: out / v for k, v in FILES.items()}
-    paths["metrics"].write_text(json.dumps(result, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    write_json_atomic(paths["metrics"], result)
     write_per_track_csv(result["per_track"], paths["per_track_csv"])
     paths["table2_markdown"].write_text(table2_text(result), encoding="utf-8")
     resolved = {
@@ -628,7 +660,7 @@ def write_outputs(result: Mapping, output_dir) -> dict:
         "settings": result["settings"],
         "versions": result["versions"],
     }
-    paths["settings"].write_text(json.dumps(resolved, indent=2) + "\n", encoding="utf-8")
+    write_json_atomic(paths["settings"], resolved)
     return paths
 
 

@@ -44,6 +44,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..utils import check_choice, require
+from .pitch import real_float64
 
 SILENT_RMS = 1e-8  # linear full-scale amplitude: a reference at or below this RMS is "silent"
 MUSEVAL_WIN_S = 1.0  # s: museval / SiSEC window
@@ -63,8 +64,21 @@ _NSDR_METHODS = ("bss_eval", "energy_ratio")
 # score objects
 
 
+class _Scored:
+    """What every score object has: ``ok`` (``status == "ok"``) and ``to_dict()``."""
+
+    __slots__ = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == STATUS_OK
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 @dataclass(frozen=True)
-class SdrScore:
+class SdrScore(_Scored):
     """SDR of one clip, or the reason there is none.
 
     Attributes:
@@ -81,16 +95,9 @@ class SdrScore:
     method: str = ""
     reason: str | None = None
 
-    @property
-    def ok(self) -> bool:
-        return self.status == STATUS_OK
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class NsdrScore:
+class NsdrScore(_Scored):
     """NSDR of one clip: ``nsdr = sdr - sdr_mixture`` (dB), or the reason there is none.
 
     Attributes:
@@ -108,16 +115,9 @@ class NsdrScore:
     method: str = ""
     reason: str | None = None
 
-    @property
-    def ok(self) -> bool:
-        return self.status == STATUS_OK
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class MusevalScore:
+class MusevalScore(_Scored):
     """museval-style (BSS Eval v4, framewise) scores of one target of one track.
 
     Attributes:
@@ -146,13 +146,6 @@ class MusevalScore:
     n_samples: int = 0
     reason: str | None = None
 
-    @property
-    def ok(self) -> bool:
-        return self.status == STATUS_OK
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 # --------------------------------------------------------------------------------------------------
 # input checks
@@ -160,16 +153,7 @@ class MusevalScore:
 
 def _as_audio(x, name: str) -> np.ndarray:
     """``x`` as float64 ``(channels, samples)``; ValueError naming ``name`` on anything else."""
-    if x is None:
-        raise ValueError(f"{name} is None; expected an audio array of shape (channels, samples) or (samples,)")
-    if hasattr(x, "detach"):  # torch tensor
-        x = x.detach().cpu().numpy()
-    arr = np.asarray(x)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise ValueError(f"{name} must be a numeric array, got dtype {arr.dtype}")
-    if np.iscomplexobj(arr):
-        raise ValueError(f"{name} must be real-valued, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
+    arr = real_float64(x, name, "an audio array of shape (channels, samples) or (samples,)")
     if arr.ndim == 1:
         arr = arr[None, :]
     elif arr.ndim != 2:

@@ -67,3 +67,48 @@ def is_cached(repo_id: str, cache_dir=None, revision: str = "main") -> bool:
         if not isinstance(found, str):
             return False
     return True
+
+
+class ModelNotCachedError(OSError):
+    """A pretrained pair that is built locally (``majl-hf build-default``) is not in the HF cache."""
+
+
+def build_command(repo_id: str) -> str | None:
+    """The console command that builds ``repo_id`` into the HF cache (``None`` for other models)."""
+    from ..defaults import BUILD_COMMAND, PRETRAINED_MODELS
+
+    for variant, name in PRETRAINED_MODELS.items():
+        if name == repo_id:
+            return f"{BUILD_COMMAND} --variants {variant}"
+    return None
+
+
+def require_cached(repo_id, cache_dir=None, revision: str = "main") -> None:
+    """Raise :class:`ModelNotCachedError` — one line naming the command that builds it — when
+    ``repo_id`` is one of majl_hf's pretrained pairs (:data:`majl_hf.defaults.PRETRAINED_MODELS`,
+    built from the original weights, not downloaded from the Hub) and the HF cache lacks it. Any
+    other model id, or a local folder, passes unchecked (transformers resolves it)."""
+    repo_id = str(repo_id)
+    command = build_command(repo_id)
+    if command is None or os.path.isdir(repo_id) or is_cached(repo_id, cache_dir=cache_dir, revision=revision):
+        return
+    raise ModelNotCachedError(
+        f"{repo_id} is not in the Hugging Face cache ({_cache_root(cache_dir)}): build it from the original "
+        f"weights with `{command}` (majl_hf's pretrained pairs are built locally, not downloaded)"
+    )
+
+
+class CheckedDefault(tuple):
+    """``(repo_id, revision)`` for a transformers task default that checks, when the pipeline unpacks
+    it (``pipeline(task)`` without a model), that the pair is cached — so that the user reads
+    :func:`require_cached`'s build command instead of a Hub connection error::
+
+        PIPELINE_REGISTRY.register_pipeline(..., default={"model": CheckedDefault(DEFAULT_MODEL, DEFAULT_REVISION)})
+    """
+
+    def __new__(cls, repo_id: str, revision: str = "main"):
+        return super().__new__(cls, (repo_id, revision))
+
+    def __iter__(self):
+        require_cached(self[0], revision=self[1])
+        return super().__iter__()

@@ -1,7 +1,8 @@
 """Model cards for published MAJL models, generated — never typed — from the model's config, its
 training configuration (``training_config.yaml`` beside the weights, when there is one), the
 metrics JSON files of :mod:`majl_hf.evaluation.runner` and the corpora's licence facts
-(:mod:`majl_hf.data`). Template: ``model_cards/evaluated_model.md``.
+(:mod:`majl_hf.data`). Template: ``model_cards/evaluated_model.md`` (package data), rendered by
+:func:`majl_hf.hub.render.render_card`.
 
 Every number in the card comes from those files: the Hub metadata (``model-index``) holds one
 :class:`huggingface_hub.EvalResult` per summary metric of each metrics JSON (the exact value), and
@@ -20,8 +21,10 @@ from typing import Iterable, Mapping, Sequence
 
 from ..data import CORPORA
 from ..evaluation.runner import METRIC_DESCRIPTIONS, PITCH_METRICS, SEPARATION_METRICS, load_metrics
+from .render import cell_text as _cell
+from .render import render_card
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "model_cards" / "evaluated_model.md"
+TEMPLATE = "evaluated_model.md"
 TRAINING_CONFIG = "training_config.yaml"
 REMOTE_TASK = "majl-vocal-remote"  # the custom pipeline task of published folders (see publish.py)
 # model-index groups results by (task type, dataset, split) only: one task for both outputs
@@ -38,30 +41,6 @@ METRIC_NAMES = {
     "vfa": "VFA",
 }
 CARD_METRICS = SEPARATION_METRICS + PITCH_METRICS
-_FALLBACK = """---
-{{ card_data }}
----
-
-# {{ model_name }}
-
-{{ description }}
-
-{{ usage }}
-
-## Evaluation
-
-{{ results_section }}
-
-{{ protocol_section }}
-
-## Training
-
-{{ training_section }}
-
-## Data and licences
-
-{{ licence_section }}
-"""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -79,11 +58,6 @@ def format_metric(metric: str, value) -> str:
 
 def metric_unit(metric: str) -> str:
     return "%" if metric in PITCH_METRICS else "dB"
-
-
-def _cell(text) -> str:
-    """Text safe inside a markdown table cell."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _as_metrics(items) -> list[dict]:
@@ -342,9 +316,9 @@ def build_model_card(
         source: where the weights were taken from (recorded in the card).
         source_card: file name of the source model's card kept beside this one, if any.
         remote_code: the repository ships remote code (usage without majl_hf).
-        template_path: default ``model_cards/evaluated_model.md`` (a built-in fallback otherwise).
+        template_path: default ``model_cards/evaluated_model.md`` of the package.
     """
-    from huggingface_hub import ModelCard, ModelCardData
+    from huggingface_hub import ModelCardData
 
     from .. import __version__
 
@@ -422,10 +396,8 @@ def build_model_card(
         source=source or "",
         majl_hf_version=__version__,
     )
-    template = Path(template_path) if template_path is not None else TEMPLATE
-    if template.is_file():
-        return ModelCard.from_template(card_data, template_path=str(template), **values)
-    return ModelCard.from_template(card_data, template_str=_FALLBACK, **values)
+    return render_card(str(Path(template_path).resolve()) if template_path is not None else TEMPLATE, card_data,
+                       **values)
 
 
 def write_model_card(

@@ -171,6 +171,37 @@ def _save_with_transformers(package_dir: Path, source: Path, output: Path, task:
         )
 
 
+def save_with_remote_code(source, output, *, timeout: float = 600.0) -> dict:
+    """Save the model of folder ``source`` into the (empty or new) folder ``output`` the way a Hub
+    repository with remote code holds it: weights, ``config.json`` with ``auto_map`` and
+    ``custom_pipelines`` (task :data:`REMOTE_TASK`), the flat code beside them (transformers' own
+    custom-code saving, in a fresh interpreter where majl_hf cannot be imported), the manifest and
+    ``requirements.txt``. The tensors are checked to be the source's bit for bit. Returns the manifest."""
+    source, out = Path(source), Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="majl_publish_") as tmp:
+        package = Path(tmp) / "majl_remote_code"
+        manifest = write_flat_package(package)
+        (package / "__init__.py").write_text("", encoding="utf-8")
+        _save_with_transformers(package, source, out, REMOTE_TASK, timeout)
+    saved = {p.name for p in out.glob("*.py")}
+    missing = sorted(set(manifest["files"]) - saved)
+    if missing:
+        raise PublishError(f"transformers did not copy {missing} into {out}: an import it does not follow")
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    check_same_weights(source / "model.safetensors", out / "model.safetensors")
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    if config.get("auto_map", {}).get("AutoModel") != MODEL_CLASS or REMOTE_TASK not in config.get(
+        "custom_pipelines", {}
+    ):
+        raise PublishError(f"{out}/config.json lacks auto_map/custom_pipelines: {config.get('auto_map')}")
+    (out / REQUIREMENTS).write_text(
+        "# what the remote code imports (transformers' check_imports)\n" + "\n".join(_requirements(out)) + "\n",
+        encoding="utf-8",
+    )
+    return manifest
+
+
 def _check_metrics_weights(metrics: list[dict], source_weights: Path, allow_other_weights: bool) -> None:
     from ..evaluation.runner import sha256_file
 
@@ -234,27 +265,7 @@ def prepare_folder(
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
 
-    with tempfile.TemporaryDirectory(prefix="majl_publish_") as tmp:
-        package = Path(tmp) / "majl_remote_code"
-        manifest = write_flat_package(package)
-        (package / "__init__.py").write_text("", encoding="utf-8")
-        _save_with_transformers(package, source, out, REMOTE_TASK, timeout)
-    saved = {p.name for p in out.glob("*.py")}
-    missing = sorted(set(manifest["files"]) - saved)
-    if missing:
-        raise PublishError(f"transformers did not copy {missing} into {out}: an import it does not follow")
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    check_same_weights(weights, out / "model.safetensors")
-    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
-    if config.get("auto_map", {}).get("AutoModel") != MODEL_CLASS or REMOTE_TASK not in config.get(
-        "custom_pipelines", {}
-    ):
-        raise PublishError(f"{out}/config.json lacks auto_map/custom_pipelines: {config.get('auto_map')}")
-
-    (out / REQUIREMENTS).write_text(
-        "# what the remote code imports (transformers' check_imports)\n" + "\n".join(_requirements(out)) + "\n",
-        encoding="utf-8",
-    )
+    save_with_remote_code(source, out, timeout=timeout)
     if (source / TRAINING_CONFIG).is_file():
         shutil.copyfile(source / TRAINING_CONFIG, out / TRAINING_CONFIG)
     if (source / "README.md").is_file():  # the source's own card (e.g. a conversion's provenance)
@@ -326,4 +337,5 @@ __all__ = [
     "prepare_folder",
     "push_to_hub",
     "resolve_model_folder",
+    "save_with_remote_code",
 ]

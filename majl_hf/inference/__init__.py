@@ -1,7 +1,9 @@
-"""Long-audio inference (chunked separation, frame-exact pitch) through the declared backbone contract."""
+"""Long-audio inference (chunked separation, frame-exact pitch) through the declared backbone contract;
+streamed inference of files in flat memory (:mod:`.stream`)."""
 
 from .apply import (
     apply_majl,
+    apply_majl_stream,
     gated_level_db,
     level_gain,
     pitch_long,
@@ -13,6 +15,7 @@ from .apply import (
 
 __all__ = [
     "apply_majl",
+    "apply_majl_stream",
     "gated_level_db",
     "level_gain",
     "pitch_long",

@@ -23,6 +23,11 @@ The model is used through the contract declared on the backbone base classes
   outputs are scaled back (:func:`level_gain`), so that the same song at another level gives the
   same vocals (scaled) and the same f0.
 
+Streaming: :func:`apply_majl_stream` (:mod:`majl_hf.inference.stream`) runs the same computation on a
+mixture that arrives in blocks and hands the outputs over in blocks — :func:`separate_long` is its
+separation collected into two buffers — so that a song of any length runs in flat memory (the
+command line processes files this way).
+
 Progress: ``progress(stage, done, total)`` is called as work is done, ``stage`` in
 ``("separation", "pitch")``, in frames of that stage.
 """
@@ -87,7 +92,11 @@ def gated_level_db(x: torch.Tensor, sampling_rate: int) -> float:
     for s in range(0, x.shape[-1], block):
         seg = x[:, s : s + block].double()
         powers.append(seg.pow(2).mean())
-    power = torch.stack(powers)
+    return _gate_powers(torch.stack(powers))
+
+
+def _gate_powers(power: torch.Tensor) -> float:
+    """The gated level (dBFS) from the 400 ms block powers (float64) of :func:`gated_level_db`."""
     db = 10 * torch.log10(power.clamp_min(1e-30))
     kept = power[db > ABSOLUTE_GATE_DB]
     if kept.numel() == 0:
@@ -125,6 +134,12 @@ def _separation_plan(separator, mixture_samples: int, chunk_s: float | None, ove
     return chunk, ctx
 
 
+def _blocks_of(x: torch.Tensor, block: int = 1 << 18):
+    """Views of (channels, samples) ``x`` in consecutive blocks (a stream over a tensor in memory)."""
+    for s in range(0, x.shape[-1], block):
+        yield x[:, s : s + block]
+
+
 @torch.no_grad()
 def separate_long(separator, mixture: torch.Tensor, chunk_frames: int = 512, context_frames: int | None = None,
                   progress: Progress | None = None):
@@ -136,51 +151,23 @@ def separate_long(separator, mixture: torch.Tensor, chunk_frames: int = 512, con
     :func:`separate_waveform_long` (``chunk_frames``/``context_frames`` are then samples).
     Returns: (vocals, accompaniment), each a contiguous (channels, samples) float32 tensor on the
     mixture's device; besides these two buffers only one chunk's worth of memory is used.
+    The work is :func:`~majl_hf.inference.stream.iter_separate` (the streamed separation) collected.
     """
     if not separator.is_spectral:
         return separate_waveform_long(separator, mixture, chunk_frames, context_frames, progress)
-    cfg = separator.config
-    n_fft, hop = cfg.n_fft, cfg.hop_length
+    return _collect(separator, mixture, chunk_frames, context_frames, progress)
+
+
+def _collect(separator, mixture, chunk, context, progress, waveform=False):
+    from .stream import _iter_separate_waveform, iter_separate
+
     c, n = mixture.shape
-    device, dtype = mixture.device, torch.float32
-    n_frames = num_stft_frames(n, n_fft, hop)
-    patch = separator.independent_frames
-    ctx = separator.context_frames if context_frames is None else int(context_frames)
-    if patch:
-        chunk_frames = max(patch, math.ceil(chunk_frames / patch) * patch)
-        ctx = 0 if context_frames is None else ctx
-    align = max(1, int(separator.frame_alignment))
-    chunk_frames = max(align, math.ceil(chunk_frames / align) * align)
-    ctx = math.ceil(ctx / align) * align
-    window = _window(n_fft, device, dtype)
-    vocals = torch.zeros(c, n, device=device, dtype=dtype)
-    accomp = None
-    for a in range(0, n_frames, chunk_frames):
-        b = min(a + chunk_frames, n_frames)
-        a0, b0 = max(a - ctx, 0), min(b + ctx, n_frames)
-        # padded coordinates: the signal starts at n_fft (models.common.stft's framing)
-        s0, s1 = a0 * hop, (b0 - 1) * hop + n_fft
-        seg = torch.zeros(c, s1 - s0, device=device, dtype=dtype)
-        lo, hi = max(s0 - n_fft, 0), min(s1 - n_fft, n)
-        if hi > lo:
-            seg[:, lo + n_fft - s0 : hi + n_fft - s0] = mixture[:, lo:hi]
-        frames = seg.unfold(-1, n_fft, hop)  # (C, b0 - a0, n_fft)
-        spec = torch.fft.rfft(frames * window, dim=-1)[None]
-        voc_spec, acc_spec = separator.separate_spectrogram(spec)
-        keep = slice(a - a0, b - a0)
-        if acc_spec is not None and accomp is None:
-            accomp = torch.zeros(c, n, device=device, dtype=dtype)
-        for out, sp in ((vocals, voc_spec), (accomp, acc_spec)):
-            if sp is not None:
-                wav = torch.fft.irfft(sp[0, :, keep].to(torch.complex64), n=n_fft, dim=-1) * window
-                _overlap_add(out, wav, a * hop - n_fft, hop)
-        _report(progress, "separation", b, n_frames)
-    envelope = _steady_envelope(window, hop)
-    for out in (vocals, accomp):
-        if out is not None:
-            _divide_periodic(out, envelope, offset=n_fft % hop)
-    if accomp is None:
-        accomp = mixture.to(dtype) - vocals
+    vocals = torch.empty(c, n, device=mixture.device, dtype=torch.float32)
+    accomp = torch.empty(c, n, device=mixture.device, dtype=torch.float32)
+    stream = _iter_separate_waveform if waveform else iter_separate
+    for start, v, a, _ in stream(separator, _blocks_of(mixture), n, chunk, context, progress):
+        vocals[:, start : start + v.shape[-1]] = v
+        accomp[:, start : start + a.shape[-1]] = a
     return vocals, accomp
 
 
@@ -192,33 +179,10 @@ def separate_waveform_long(separator, mixture: torch.Tensor, chunk_samples: int,
     Each chunk [a, b) is separated with ``context_samples`` of audio each side (default: the
     separator's ``context_frames`` × its ``config.hop_length``, or × 1 without one); neighbouring
     chunks are cross-faded linearly over [b − f, b + f) with f = context / 2, weights summing to one.
-    Exact when the separator's receptive field is within f samples each side.
+    Exact when the separator's receptive field is within f samples each side. (The streamed
+    separation of :func:`~majl_hf.inference.stream.iter_separate` collected.)
     """
-    c, n = mixture.shape
-    if context_samples is None:
-        context_samples = separator.context_frames * int(getattr(separator.config, "hop_length", 1) or 1)
-    ctx = int(context_samples)
-    fade = ctx // 2
-    chunk = max(int(chunk_samples), 2 * fade, 1)
-    device, dtype = mixture.device, torch.float32
-    vocals = torch.zeros(c, n, device=device, dtype=dtype)
-    accomp = torch.zeros(c, n, device=device, dtype=dtype)
-    for a in range(0, n, chunk):
-        b = min(a + chunk, n)
-        s0, s1 = max(a - ctx, 0), min(b + ctx, n)
-        out = separator(mixture[None, :, s0:s1].to(dtype))
-        lo, hi = max(a - fade, 0), min(b + fade, n)
-        t = torch.arange(lo, hi, device=device, dtype=torch.float64) + 0.5
-        w = torch.ones_like(t)
-        if a > 0 and fade:
-            w = torch.minimum(w, (t - (a - fade)) / (2 * fade))
-        if b < n and fade:
-            w = torch.minimum(w, ((b + fade) - t) / (2 * fade))
-        w = w.to(dtype)
-        vocals[:, lo:hi] += w * out.vocals[0, :, lo - s0 : hi - s0].float()
-        accomp[:, lo:hi] += w * out.accompaniment[0, :, lo - s0 : hi - s0].float()
-        _report(progress, "separation", b, n)
-    return vocals, accomp
+    return _collect(separator, mixture, chunk_samples, context_samples, progress, waveform=True)
 
 
 def _steady_envelope(window: torch.Tensor, hop: int) -> torch.Tensor:
@@ -252,6 +216,19 @@ def _overlap_add(buffer: torch.Tensor, frames: torch.Tensor, start: int, hop: in
     lo, hi = max(start, 0), min(start + span, buffer.shape[-1])
     if hi > lo:
         buffer[:, lo:hi] += folded[:, lo - start : hi - start]
+
+
+def _overlap_add_folded(acc, frames: torch.Tensor, start: int, hop: int, total: int) -> None:
+    """Add (C, n, L) frames at start, start + hop, … into an overlap-add accumulator
+    (``acc.add(values, at)``) of a signal ``total`` samples long; parts outside it are dropped."""
+    c, n, length = frames.shape
+    span = (n - 1) * hop + length
+    folded = torch.nn.functional.fold(
+        frames.transpose(1, 2), output_size=(1, span), kernel_size=(1, length), stride=(1, hop)
+    ).reshape(c, span)
+    lo, hi = max(start, 0), min(start + span, total)
+    if hi > lo:
+        acc.add(folded[:, lo - start : hi - start], lo)
 
 
 # ----------------------------------------------------------------------------- pitch
@@ -428,9 +405,23 @@ def apply_majl(model, mixture, chunk_length_s: float | None = 12.0, overlap_s: f
     )
 
 
+def apply_majl_stream(model, blocks, num_samples: int | None = None, writers: dict | None = None, **options):
+    """The streaming counterpart of :func:`apply_majl`: the mixture arrives in blocks (``blocks()``
+    returns a fresh iterator of (channels, k) tensors at ``model.sampling_rate``), vocals and
+    accompaniment leave in blocks through ``writers`` and only per-frame pitch values are kept, so
+    memory does not grow with the length. The same values as :func:`apply_majl` (bit for bit on CPU).
+    See :func:`majl_hf.inference.stream.separate_stream` for the options (those of ``apply_majl`` plus
+    ``decoder``); :func:`majl_hf.inference.stream.separate_file` runs the pipeline on a file this way.
+    """
+    from .stream import separate_stream
+
+    return separate_stream(model, blocks, num_samples, writers, **options)
+
+
 __all__ = [
     "REFERENCE_LEVEL_DB",
     "apply_majl",
+    "apply_majl_stream",
     "frame_rms_db",
     "frame_signal",
     "gated_level_db",

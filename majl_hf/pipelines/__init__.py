@@ -11,13 +11,15 @@ def register_pipelines() -> None:
     from transformers import AutoModel
     from transformers.pipelines import PIPELINE_REGISTRY
 
+    from ..hub.cache import CheckedDefault  # the default, checked to be built: else the build command
+
     if TASK in PIPELINE_REGISTRY.supported_tasks:
         return
     PIPELINE_REGISTRY.register_pipeline(
         TASK,
         pipeline_class=MajlVocalPipeline,
         pt_model=AutoModel,
-        default={"model": (DEFAULT_MODEL, DEFAULT_REVISION)},
+        default={"model": CheckedDefault(DEFAULT_MODEL, DEFAULT_REVISION)},
         type="audio",
     )
 

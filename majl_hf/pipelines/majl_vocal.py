@@ -17,6 +17,10 @@ from ..pitch.convert import cents_to_hz
 from ..pitch.decode import DECODERS, decode_cents
 from ..pitch.voicing import DEFAULT_VOICING, PeakThreshold, VoicingEvidence, decide_voicing
 
+# weighted_average: the streamed CLI keeps ~17 bytes per frame with it (flat memory for any length),
+# while Viterbi needs every frame's activations until the end (~260 MB per hour); "viterbi" is one
+# option away (measured +0.4…0.7 RPA from a mixture, model_cards/measured/pairs.md)
+DEFAULT_DECODER = "weighted_average"
 NORMALIZE_LEVEL = True  # default of the ``normalize_level`` option (see apply.level_gain)
 
 
@@ -73,7 +77,8 @@ class MajlVocalPipeline(Pipeline):
       peak activation ≥ the model's ``voicing_threshold``).
     - ``voicing_threshold``: the paper's rule at this peak activation (``PeakThreshold``), when
       ``voicing`` is not given.
-    - ``decoder``: ``"weighted_average"`` (default), ``"argmax"``, ``"viterbi"``.
+    - ``decoder``: ``"weighted_average"`` (default: the local average around each frame's argmax),
+      ``"viterbi"`` (the smoothest bin path, then the local average around it), ``"argmax"``.
     - ``chunk_length_s`` (12 — one Spleeter patch; 0 = unchunked) and ``overlap_s`` (context per
       chunk for context-dependent separators; default their receptive field).
     - ``frames_per_batch`` (64): pitch frames per pitch-estimator call (memory, not results).
@@ -81,6 +86,8 @@ class MajlVocalPipeline(Pipeline):
     - ``normalize_level`` (see :func:`majl_hf.inference.apply.level_gain`): scale the mixture to a
       reference level before separation and the outputs back, so results do not depend on the
       recording's level.
+    - ``return_notes`` (False): also ``notes``, a list of ``majl_hf.notes.Note(onset_s, offset_s, pitch)``
+      (sung notes segmented from the f0, :mod:`majl_hf.notes`).
     - ``return_accompaniment`` (True); ``progress``: a callable ``progress(stage, done, total)``
       (stage ``"separation"`` or ``"pitch"``, in frames) called while a song is processed.
     - ``errors`` for list inputs: ``"raise"`` (default) runs every input, then raises
@@ -140,6 +147,7 @@ class MajlVocalPipeline(Pipeline):
         vocal_gate_db="unset",
         normalize_level=None,
         return_accompaniment=None,
+        return_notes=None,
         progress=None,
         **kwargs,
     ):
@@ -182,6 +190,8 @@ class MajlVocalPipeline(Pipeline):
             post["decoder"] = decoder
         if return_accompaniment is not None:
             post["return_accompaniment"] = bool(return_accompaniment)
+        if return_notes is not None:
+            post["return_notes"] = bool(return_notes)
         return pre, fwd, post
 
     def preprocess(self, inputs, sampling_rate=None):
@@ -210,8 +220,8 @@ class MajlVocalPipeline(Pipeline):
             return PeakThreshold(voicing_threshold)
         return DEFAULT_VOICING
 
-    def postprocess(self, model_outputs, voicing_threshold=None, voicing=None, decoder="weighted_average",
-                    return_accompaniment=True):
+    def postprocess(self, model_outputs, voicing_threshold=None, voicing=None, decoder=DEFAULT_DECODER,
+                    return_accompaniment=True, return_notes=False):
         result, info = model_outputs["result"], model_outputs["info"]
         pe = self.model.pitch_estimator
         probs = result.pitch_probabilities[0]
@@ -233,6 +243,10 @@ class MajlVocalPipeline(Pipeline):
         }
         if return_accompaniment:
             out["accompaniment"] = from_model_output(result.accompaniment[0].float().cpu().numpy(), sr, info)
+        if return_notes:  # sung notes (majl_hf.notes.segment_notes at its measured defaults)
+            from ..notes import segment_notes
+
+            out["notes"] = segment_notes(out["times_s"], out["f0_hz"], out["voiced"])
         return out
 
 

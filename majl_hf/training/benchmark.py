@@ -50,8 +50,7 @@ def synthetic_batch(model: MajlModel, batch_size: int, segment_s: float, seed: i
     n = int(round(segment_s * sr))
     t = np.arange(n) / sr
     frames = model.num_pitch_frames(n)
-    pe = model.pitch_estimator.config
-    ft = np.arange(frames) * pe.hop_length / pe.sampling_rate
+    ft = model.pitch_estimator.frame_times(frames).numpy()
     mix, voc, f0s = [], [], []
     for _ in range(batch_size):
         f0 = 110 * 2 ** rng.uniform(0, 2)

@@ -15,7 +15,6 @@ ones beyond the ``keep`` newest are deleted — never the one just written, neve
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,6 +22,8 @@ import re
 import shutil
 import time
 from pathlib import Path
+
+from ..utils import fsync_dir, sha256_file, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -39,30 +40,9 @@ def checkpoint_name(step: int) -> str:
     return f"{PREFIX}{int(step):08d}"
 
 
-def sha256_file(path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _fsync_file(path: Path) -> None:
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def write_manifest(folder, meta: dict | None = None) -> dict:
@@ -81,13 +61,7 @@ def write_manifest(folder, meta: dict | None = None) -> dict:
         "files": files,
         **(meta or {}),
     }
-    tmp = folder / (MANIFEST + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(manifest, fh, indent=2)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, folder / MANIFEST)
-    _fsync_dir(folder)
+    write_json_atomic(folder / MANIFEST, manifest)  # fsyncs the file and the folder
     return manifest
 
 
@@ -180,7 +154,7 @@ def save_checkpoint(
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
-        _fsync_dir(root)
+        fsync_dir(root)
         if keep is not None:
             apply_retention(root, keep, just_written=final)
     accelerator.wait_for_everyone()

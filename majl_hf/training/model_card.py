@@ -1,5 +1,6 @@
 """The model card of a trained model, generated from the training config, the final metrics and the
-data sources' licence facts (template: ``model_cards/trained_model.md``)."""
+data sources' licence facts (template: ``model_cards/trained_model.md``, package data, rendered by
+:func:`majl_hf.hub.render.render_card`, the one card renderer)."""
 
 from __future__ import annotations
 
@@ -8,24 +9,11 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ..dwhs import CASES
+from ..hub.render import markdown_table as _table
+from ..hub.render import render_card
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "model_cards" / "trained_model.md"
+TEMPLATE = "trained_model.md"
 CASE_NAMES = {1: "both right", 2: "noisy label", 3: "hard for MSS", 4: "hard for PE"}
-_FALLBACK = """---
-{{ card_data }}
----
-
-# {{ model_name }}
-
-MAJL ({{ joint_method }}) trained with majl_hf.
-
-{{ data_table }}
-
-{{ metrics_table }}
-
-```yaml
-{{ config_yaml }}```
-"""
 
 
 def _num(v, digits: int = 4) -> str:
@@ -34,12 +22,6 @@ def _num(v, digits: int = 4) -> str:
     if isinstance(v, float):
         return f"{v:.{digits}g}"
     return str(v)
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def _source_name(src: Mapping) -> str:
@@ -138,7 +120,7 @@ def dwhs_section(log_history: Sequence[Mapping]) -> str:
 
 def write_model_card(folder, *, model, args, metrics: Mapping, data_summary: Mapping, log_history) -> Path:
     """Fill the template and save ``folder/README.md``."""
-    from huggingface_hub import ModelCard, ModelCardData
+    from huggingface_hub import ModelCardData
 
     folder = Path(folder)
     cfg = model.config
@@ -211,10 +193,7 @@ def write_model_card(folder, *, model, args, metrics: Mapping, data_summary: Map
         metrics_table=metrics_table(metrics),
         dwhs_section=dwhs_section(log_history),
     )
-    if TEMPLATE.is_file():
-        card = ModelCard.from_template(card_data, template_path=str(TEMPLATE), **values)
-    else:  # an installed copy without the repository's model_cards/ folder
-        card = ModelCard.from_template(card_data, template_str=_FALLBACK, **values)
+    card = render_card(TEMPLATE, card_data, **values)
     path = folder / "README.md"
     card.save(path)
     return path

@@ -14,8 +14,10 @@ For each example (flags of the schema in :mod:`majl_hf.data.base`):
 
 Whole tracks go through the package's long-audio inference (:func:`majl_hf.inference.apply.apply_majl`
 for the cascade, :func:`~majl_hf.inference.apply.pitch_long` for the pitch of true vocals): chunks of
-``chunk_s`` seconds with ``context_s`` of context (default: the separator's receptive field), pitch
-frame-exact on the global grid, so the labels do not depend on the chunking.
+``chunk_length_s`` seconds with ``overlap_s`` of context each side (default: the separator's receptive
+field; the names are apply_majl's and the pipeline's), pitch frame-exact on the global grid, so the
+labels do not depend on the chunking. The pitch is decoded as everywhere else in the package
+(:func:`majl_hf.pitch.decode.decode_f0` with the pitch estimator's ``decode_window``).
 
 Output folder::
 
@@ -44,9 +46,9 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -55,11 +57,11 @@ import numpy as np
 import soxr
 import torch
 
+from ..audio import convert_channels
 from ..data.base import GRID_HOP_S, features, grid_times, n_grid_frames
-from ..pitch.convert import cents_to_hz
-from ..pitch.decode import decode_cents, frame_confidence
+from ..pitch.decode import decode_f0, frame_confidence
 from ..pitch.labels import resample_f0
-from ..utils import check_range, require
+from ..utils import check_range, require, sha256_file, write_json_atomic
 from .arguments import apply_overrides, load_config_file
 
 logger = logging.getLogger(__name__)
@@ -69,6 +71,49 @@ FORMAT_VERSION = 1
 MANIFEST = "pseudo_labels_manifest.json"
 SHARDS = "shards"
 KIND_F0, KIND_VOCALS, KIND_NONE = "f0", "vocals", "none"
+#: knobs renamed to the names apply_majl and the pipeline use (old name → new); the old ones are still
+#: accepted, with a DeprecationWarning, for one release
+RENAMED = {"chunk_s": "chunk_length_s", "context_s": "overlap_s"}
+
+
+class _Unset:
+    def __repr__(self):
+        return "<not given>"
+
+
+_UNSET = _Unset()  # the default of a deprecated name: not given
+
+
+def _warn_renamed(old: str, stacklevel: int) -> None:
+    warnings.warn(f"{old} is deprecated and will be removed in the next release: use {RENAMED[old]} (the name "
+                  "apply_majl and the pipeline use)", DeprecationWarning, stacklevel=stacklevel + 1)
+
+
+def _both(old: str) -> str:
+    return f"{old} and {RENAMED[old]} are the same setting ({old} is its old name): give only {RENAMED[old]}"
+
+
+def _renamed(old: str, old_value, new_value, new_default, stacklevel: int = 3):
+    """The value of a renamed knob given (maybe) under its old name ``old``."""
+    if old_value is _UNSET:
+        return new_value
+    if new_value != new_default:
+        raise TypeError(_both(old))
+    _warn_renamed(old, stacklevel)
+    return old_value
+
+
+def _upgrade_keys(data: Mapping, *, old_wins: bool = False) -> dict:
+    """``data`` with the old knob names replaced by the new ones (a DeprecationWarning each). Where
+    both stand: the old one wins when it was just set (``old_wins``, an override), else an error."""
+    data = dict(data)
+    for old, new in RENAMED.items():
+        if old in data:
+            if new in data and not old_wins:
+                raise ValueError(_both(old))
+            _warn_renamed(old, 3)
+            data[new] = data.pop(old)
+    return data
 
 
 # ---------------------------------------------------------------------------------------------
@@ -83,9 +128,11 @@ class PseudoLabelArguments:
         model: the stage-I model (a saved folder or Hub id).
         output_dir: the folder to write (must be empty or absent unless ``overwrite``).
         data: data sources (see :mod:`majl_hf.training.data`), e.g. MUSDB18 and MIR-ST500.
-        chunk_s: seconds of audio per separator chunk (None = whole tracks at once).
-        context_s: seconds of context each side of a separator chunk (None = the separator's
+        chunk_length_s: seconds of audio per separator chunk (None or 0 = whole tracks at once).
+        overlap_s: seconds of context each side of a separator chunk (None = the separator's
             receptive field).
+        chunk_s, context_s: the old names of ``chunk_length_s`` and ``overlap_s`` (deprecated: a
+            DeprecationWarning; also accepted in YAML/JSON files and overrides).
         frames_per_batch: pitch frames per pitch-estimator call.
         include_fully_labelled: copy fully-labelled examples with confidences 1 (else skip them).
         resample_quality: soxr quality for bringing the audio to the model's rate.
@@ -95,22 +142,27 @@ class PseudoLabelArguments:
     model: str = ""
     output_dir: str = "outputs/pseudo-labels"
     data: list = field(default_factory=list)
-    chunk_s: float | None = 30.0
-    context_s: float | None = None
+    chunk_length_s: float | None = 30.0
+    overlap_s: float | None = None
     frames_per_batch: int = 512
     include_fully_labelled: bool = False
     resample_quality: str = "HQ"
     overwrite: bool = False
+    chunk_s: dataclasses.InitVar[float | None] = _UNSET  # deprecated names (not fields: not in to_dict)
+    context_s: dataclasses.InitVar[float | None] = _UNSET
 
-    def __post_init__(self):
+    def __post_init__(self, chunk_s=_UNSET, context_s=_UNSET):
+        default = {f.name: f.default for f in dataclasses.fields(self)}
+        self.chunk_length_s = _renamed("chunk_s", chunk_s, self.chunk_length_s, default["chunk_length_s"], 4)
+        self.overlap_s = _renamed("context_s", context_s, self.overlap_s, default["overlap_s"], 4)
         if not self.model:
             raise ValueError("model is empty: give the stage-I model (a saved folder or Hub id)")
         if not self.data:
             raise ValueError("data is empty: give at least one data source to label")
-        if self.chunk_s is not None:
-            check_range("chunk_s", self.chunk_s, 0.0, None, low_open=True)
-        if self.context_s is not None:
-            check_range("context_s", self.context_s, 0.0, None)
+        if self.chunk_length_s is not None:
+            check_range("chunk_length_s", self.chunk_length_s, 0.0, None)
+        if self.overlap_s is not None:
+            check_range("overlap_s", self.overlap_s, 0.0, None)
         check_range("frames_per_batch", self.frames_per_batch, 1, None)
 
     def to_dict(self) -> dict:
@@ -118,19 +170,19 @@ class PseudoLabelArguments:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "PseudoLabelArguments":
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = {f.name for f in dataclasses.fields(cls)} | set(RENAMED)
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown pseudo-labelling argument(s) {unknown}; known: {sorted(known)}")
-        return cls(**dict(data))
+            raise ValueError(f"unknown pseudo-labelling argument(s) {unknown}; known: {sorted(known - set(RENAMED))}")
+        return cls(**_upgrade_keys(data))
 
     @classmethod
     def from_file(cls, path=None, *overrides) -> "PseudoLabelArguments":
         """Read ``path`` (YAML/JSON, or None), then apply each of ``overrides`` in turn (a list of
         ``key=value`` strings or a mapping, as :func:`~.arguments.apply_overrides`)."""
-        data = load_config_file(path) if path is not None else {}
+        data = _upgrade_keys(load_config_file(path)) if path is not None else {}
         for o in overrides:
-            data = apply_overrides(data, o or [])
+            data = _upgrade_keys(apply_overrides(data, o or []), old_wins=True)
         return cls.from_dict(data)
 
 
@@ -149,8 +201,6 @@ def weights_sha256(model: torch.nn.Module) -> str:
 
 
 def _model_record(model, name_or_path: str | None) -> dict:
-    from .checkpoint import sha256_file
-
     record = {
         "name_or_path": name_or_path or getattr(model, "name_or_path", None) or "",
         "weights_sha256": weights_sha256(model),
@@ -176,15 +226,7 @@ def _as_numpy_example(ex) -> dict:
 
 
 def _to_model_audio(audio: np.ndarray, sr: int, model, quality: str) -> np.ndarray:
-    audio = np.asarray(audio, dtype=np.float32)
-    channels = model.audio_channels
-    if audio.shape[0] != channels:
-        if channels == 1:
-            audio = audio.mean(axis=0, keepdims=True)
-        elif audio.shape[0] == 1:
-            audio = np.repeat(audio, channels, axis=0)
-        else:
-            raise ValueError(f"cannot convert {audio.shape[0]}-channel audio to {channels} channels")
+    audio = convert_channels(np.asarray(audio, dtype=np.float32), model.audio_channels)
     if sr != model.sampling_rate:
         audio = soxr.resample(np.ascontiguousarray(audio.T), sr, model.sampling_rate, quality=quality).T
     return np.ascontiguousarray(audio, dtype=np.float32)
@@ -199,17 +241,16 @@ def _fit(values: np.ndarray, n: int) -> np.ndarray:
 
 def _to_grid(model, probs: torch.Tensor, n_samples: int):
     """PE activations (T, bins) → (f0 on the 20 ms grid, Eq. 4 confidence on the grid)."""
-    pe = model.pitch_estimator.config
-    hop_s = pe.hop_length / pe.sampling_rate
+    pe = model.pitch_estimator
+    hop_s = pe.config.hop_length / pe.config.sampling_rate
     probs = probs.float()
-    cents = decode_cents(probs, model.pitch_bins)
-    voiced = probs.amax(-1) >= model.config.voicing_threshold
-    f0 = torch.where(voiced, cents_to_hz(cents.double()).float(), torch.zeros_like(cents)).numpy()
+    f0, _, _ = decode_f0(probs, model.pitch_bins, threshold=model.config.voicing_threshold, window=pe.decode_window)
+    f0 = f0.numpy()
     conf = frame_confidence(probs).numpy()
     grid = grid_times(n_samples, model.sampling_rate)
     if abs(hop_s - GRID_HOP_S) < 1e-12:
         return _fit(f0, len(grid)), _fit(conf, len(grid))
-    times = np.arange(len(f0)) * hop_s
+    times = pe.frame_times(len(f0)).numpy()
     f0_grid = resample_f0(times, f0.astype(np.float64), grid, max_gap_s=0.5 * hop_s + 1e-6).astype(np.float32)
     idx = np.clip(np.floor(grid / hop_s + 0.5).astype(np.int64), 0, len(conf) - 1)
     return f0_grid, conf[idx].astype(np.float32)
@@ -225,20 +266,17 @@ def label_kind(example: Mapping) -> str:
 
 
 @torch.no_grad()
-def _run_cascade(apply_majl, model, mixture, chunk_s, context_s, frames_per_batch):
-    """``apply_majl`` with this module's chunking settings. The mixture goes in at its own level, as
-    the training crops do (no inference-time level normalisation): the pseudo vocals are then what
-    the stage-I model gives on the signals it was trained on."""
-    return apply_majl(model, mixture, chunk_length_s=chunk_s or 0, overlap_s=context_s,
-                      frames_per_batch=frames_per_batch, normalize_level=False)
-
-
-def label_example(model, example: Mapping, *, chunk_s: float | None = 30.0, context_s: float | None = None,
-                  frames_per_batch: int = 512, resample_quality: str = "HQ") -> dict:
+def label_example(model, example: Mapping, *, chunk_length_s: float | None = 30.0, overlap_s: float | None = None,
+                  frames_per_batch: int = 512, resample_quality: str = "HQ", chunk_s=_UNSET, context_s=_UNSET) -> dict:
     """The pseudo-labelled copy of one schema example (see the module docstring); the model must be
-    in eval mode. Audio comes back at the model's rate and channels."""
+    in eval mode. Audio comes back at the model's rate and channels. The mixture goes through the
+    cascade at its own level, as the training crops do (no inference-time level normalisation): the
+    pseudo vocals are then what the stage-I model gives on the signals it was trained on.
+    ``chunk_s`` / ``context_s``: deprecated names of ``chunk_length_s`` / ``overlap_s``."""
     from ..inference.apply import apply_majl, pitch_long
 
+    chunk_length_s = _renamed("chunk_s", chunk_s, chunk_length_s, 30.0)
+    overlap_s = _renamed("context_s", context_s, overlap_s, None)
     ex = _as_numpy_example(example)
     kind = label_kind(ex)
     sr = int(ex["sampling_rate"])
@@ -253,8 +291,9 @@ def label_example(model, example: Mapping, *, chunk_s: float | None = 30.0, cont
         f0, conf = _to_grid(model, probs, n)
         confidence_mss, confidence_pe = ones, conf
     elif kind == KIND_VOCALS:  # PE-only data: vocals from the separator, confidence of their pitch (Eq. 7)
-        res = _run_cascade(apply_majl, model, torch.from_numpy(mixture).to(device), chunk_s, context_s,
-                           frames_per_batch)
+        with torch.no_grad():
+            res = apply_majl(model, torch.from_numpy(mixture).to(device), chunk_length_s=chunk_length_s or 0,
+                             overlap_s=overlap_s, frames_per_batch=frames_per_batch, normalize_level=False)
         vocals = res.vocals.float().cpu().numpy().reshape(-1, res.vocals.shape[-1])[:, :n]
         _, conf = _to_grid(model, res.pitch_probabilities[0], n)
         f0 = _fit(np.asarray(ex["f0_hz"], dtype=np.float32), n_grid)
@@ -313,14 +352,17 @@ def _stats(row: Mapping, threshold: float) -> dict:
 # a corpus
 
 
-def pseudo_label(model, sources: Sequence, output_dir, *, accelerator=None, chunk_s: float | None = 30.0,
-                 context_s: float | None = None, frames_per_batch: int = 512, include_fully_labelled: bool = False,
+def pseudo_label(model, sources: Sequence, output_dir, *, accelerator=None, chunk_length_s: float | None = 30.0,
+                 overlap_s: float | None = None, frames_per_batch: int = 512, include_fully_labelled: bool = False,
                  resample_quality: str = "HQ", model_name_or_path: str | None = None, overwrite: bool = False,
-                 progress_bar: bool = True) -> Path:
+                 progress_bar: bool = True, chunk_s=_UNSET, context_s=_UNSET) -> Path:
     """Label ``sources`` (``[(spec, examples), …]``) with ``model`` into ``output_dir``.
 
     Call it on every process of an ``accelerate launch`` (or just once); returns the folder.
+    ``chunk_s`` / ``context_s``: deprecated names of ``chunk_length_s`` / ``overlap_s``.
     """
+    chunk_length_s = _renamed("chunk_s", chunk_s, chunk_length_s, 30.0)
+    overlap_s = _renamed("context_s", context_s, overlap_s, None)
     from accelerate.utils import gather_object
     from tqdm.auto import tqdm
 
@@ -360,7 +402,7 @@ def pseudo_label(model, sources: Sequence, output_dir, *, accelerator=None, chun
                     logger.info("skipping %s/%s: %s", ex["corpus"], ex["id"],
                                 "fully labelled" if ex["has_vocals"] else "no label at all")
                     continue
-                row = label_example(model, ex, chunk_s=chunk_s, context_s=context_s,
+                row = label_example(model, ex, chunk_length_s=chunk_length_s, overlap_s=overlap_s,
                                     frames_per_batch=frames_per_batch, resample_quality=resample_quality)
                 row["source_index"] = flat[s] + i
                 writer.write(row)
@@ -368,8 +410,6 @@ def pseudo_label(model, sources: Sequence, output_dir, *, accelerator=None, chun
             writer.finalize()
         finally:
             writer.close()
-    from .checkpoint import sha256_file
-
     shard_info = [{"file": f"{SHARDS}/{shard.name}", "num_rows": len(stats), "sha256": sha256_file(shard),
                    "process_index": acc.process_index}]
     all_stats = gather_object(stats) if acc.num_processes > 1 else stats
@@ -384,8 +424,8 @@ def pseudo_label(model, sources: Sequence, output_dir, *, accelerator=None, chun
             "num_processes": acc.num_processes,
             "model": _model_record(acc.unwrap_model(model), model_name_or_path),
             "settings": {
-                "chunk_s": chunk_s,
-                "context_s": context_s,
+                "chunk_length_s": chunk_length_s,
+                "overlap_s": overlap_s,
                 "frames_per_batch": frames_per_batch,
                 "include_fully_labelled": include_fully_labelled,
                 "resample_quality": resample_quality,
@@ -397,12 +437,7 @@ def pseudo_label(model, sources: Sequence, output_dir, *, accelerator=None, chun
             "shards": sorted(all_shards, key=lambda r: r["process_index"]),
             "examples": sorted(all_stats, key=lambda r: r["source_index"]),
         }
-        tmp = out / (MANIFEST + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(manifest, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out / MANIFEST)
+        write_json_atomic(out / MANIFEST, manifest)
     acc.wait_for_everyone()
     return out
 
@@ -419,8 +454,6 @@ def read_pseudo_label_manifest(path) -> dict:
 
 def verify_pseudo_labels(path) -> tuple[bool, str]:
     """``(True, "ok")`` when every shard of the manifest is present with its sha256."""
-    from .checkpoint import sha256_file
-
     try:
         manifest = read_pseudo_label_manifest(path)
     except (OSError, ValueError) as err:
@@ -465,8 +498,8 @@ def run_pseudo_labelling(args: PseudoLabelArguments, *, accelerator=None, progre
     model = AutoModel.from_pretrained(args.model)
     with acc.main_process_first():
         sources = [(spec, load_source(spec)) for spec in args.data]
-    return pseudo_label(model, sources, args.output_dir, accelerator=acc, chunk_s=args.chunk_s,
-                        context_s=args.context_s, frames_per_batch=args.frames_per_batch,
+    return pseudo_label(model, sources, args.output_dir, accelerator=acc, chunk_length_s=args.chunk_length_s,
+                        overlap_s=args.overlap_s, frames_per_batch=args.frames_per_batch,
                         include_fully_labelled=args.include_fully_labelled, resample_quality=args.resample_quality,
                         model_name_or_path=args.model, overwrite=args.overwrite, progress_bar=progress_bar)
 

@@ -38,7 +38,7 @@ from ..configuration_majl import MajlConfig
 from ..data import collate_training
 from ..dwhs import CASE_NONE, CASES, saturated
 from ..modeling_majl import MajlModel, MajlOutput
-from ..utils import require
+from ..utils import require, write_json_atomic
 from .arguments import TrainingArguments
 from .checkpoint import find_resumable_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
 from .data import EpochShuffleSampler, build_view, describe_source, load_source, model_view_kwargs
@@ -848,8 +848,7 @@ class MajlTrainer:
 
     def _metrics(self, model, out, batch, hv, hf):
         from ..evaluation import energy_ratio_sdr
-        from ..pitch.convert import cents_to_hz
-        from ..pitch.decode import decode_cents
+        from ..pitch.decode import decode_f0
 
         b = out.loss_mss.shape[0]
         res = torch.full((6, b), math.nan, dtype=torch.float64)
@@ -862,11 +861,13 @@ class MajlTrainer:
                 if score.ok:
                     res[0, i] = score.sdr
         probs = out.pitch_probabilities.detach().float().cpu()
-        est_f0 = cents_to_hz(decode_cents(probs, model.pitch_bins).double()).numpy()
-        est_voicing = (probs.amax(-1) >= model.config.voicing_threshold).double().numpy()
+        pe = model.pitch_estimator
+        # threshold 0: every frame keeps its pitch (raw pitch accuracy scores it whatever the voicing)
+        est_f0, confidence, _ = decode_f0(probs, model.pitch_bins, threshold=0.0, window=pe.decode_window)
+        est_f0 = est_f0.double().numpy()
+        est_voicing = (confidence >= model.config.voicing_threshold).double().numpy()
         ref_f0 = batch["target_f0_hz"].detach().double().cpu().numpy()
-        pe = model.pitch_estimator.config
-        times = np.arange(ref_f0.shape[1]) * pe.hop_length / pe.sampling_rate
+        times = pe.frame_times(ref_f0.shape[1]).numpy()
         try:
             from ..evaluation import melody_metrics
 
@@ -897,7 +898,7 @@ class MajlTrainer:
         if acc.is_main_process:
             folder.mkdir(parents=True, exist_ok=True)
             model.save_pretrained(folder, safe_serialization=True)
-            (folder / "metrics.json").write_text(json.dumps(_jsonable(metrics or {}), indent=2), encoding="utf-8")
+            write_json_atomic(folder / "metrics.json", _jsonable(metrics or {}))
             self.args.save(folder / "training_config.yaml")
             write_model_card(
                 folder,

@@ -15,25 +15,11 @@ pytest.importorskip("yaml", reason="MedleyDB metadata needs pyyaml (extra 'train
 from majl_hf.data import MIRST500, CorpusError, MedleyDB, check_example  # noqa: E402
 from majl_hf.data.medleydb import read_pitch_csv  # noqa: E402
 from majl_hf.data.mirst500 import notes_to_f0, official_split  # noqa: E402
-from majl_hf.pitch.convert import hz_to_midi, midi_to_hz  # noqa: E402
+from majl_hf.pitch.convert import midi_to_hz  # noqa: E402
+from tests.conftest import derive_notes  # noqa: E402
 
 ROCK = "MusicDelta_80sRock"
 HOP = 256 / 44100
-
-
-def derive_notes(times_s, f0_hz, min_rows=4):
-    """Notes [onset, offset, integer MIDI] from a voiced-only pitch annotation: runs of rows with the
-    same rounded MIDI pitch and no gap, at least ``min_rows`` long."""
-    midi = np.round(hz_to_midi(f0_hz))
-    notes, start = [], 0
-    for i in range(1, len(times_s) + 1):
-        if i == len(times_s) or midi[i] != midi[start] or times_s[i] - times_s[i - 1] > 1.5 * HOP:
-            if i - start >= min_rows:
-                notes.append(
-                    [round(float(times_s[start]), 6), round(float(times_s[i - 1] + HOP), 6), int(midi[start])]
-                )
-            start = i
-    return notes
 
 
 @pytest.fixture

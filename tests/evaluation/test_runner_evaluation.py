@@ -3,7 +3,6 @@ instrumental companion, MUSDB18-HQ) with the tiny random model: the files exist 
 keys, and every number equals the evaluation functions called directly on the same model outputs."""
 
 import csv
-import importlib.util
 import json
 
 import numpy as np
@@ -34,17 +33,10 @@ from majl_hf.evaluation.runner import (
     model_provenance,
     sha256_file,
 )
-from tests.conftest import REPO_ROOT, shared_path
+from tests.conftest import load_script, shared_path
 
 SEPARATION_ROW_KEYS = ("sdr", "sdr_status", "nsdr", "nsdr_status", "sdr_mixture", "sdr_energy", "museval_sdr")
 PITCH_ROW_KEYS = ("rpa", "rca", "oa", "vr", "vfa", "n_frames", "n_ref_voiced", "n_ref_unvoiced")
-
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(f"_script_{name}", REPO_ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

@@ -5,16 +5,19 @@ import json
 
 import pytest
 
+from majl_hf.hub.render import measured_dir
 from tests.conftest import REPO_ROOT, shared_path
+from tests.hub.conftest import load_script
 
-MEASURED = REPO_ROOT / "model_cards" / "measured" / "default_quality.json"
+MEASURED = measured_dir() / "default_quality.json"
 
 
 @pytest.mark.slow
 def test_committed_quality_numbers_are_reproduced():
     import majl_hf
     from majl_hf.hub import is_cached
-    from majl_hf.hub.evaluate_default import measure
+
+    measure = load_script("evaluate_default").measure  # repository maintenance: lives in scripts/
 
     if not all(is_cached(m) for m in (majl_hf.DEFAULT_MODEL, majl_hf.DEFAULT_MODEL_TINY)):
         pytest.skip("the defaults are not in the HF cache: run python scripts/build_default.py")
@@ -34,7 +37,7 @@ def test_committed_quality_numbers_are_reproduced():
 
 def test_card_template_renders_the_committed_numbers(tmp_path):
     """The card of a converted default carries the measured table verbatim."""
-    from majl_hf.hub.convert_default import write_card
+    from majl_hf.hub.pretrained import write_card
 
     (tmp_path / "model.safetensors").write_bytes(b"stand-in weights for the hash line")
     md = (MEASURED.parent / "default_quality.md").read_text()

@@ -3,9 +3,10 @@ import pytest
 from tests.conftest import EXAMPLE  # noqa: F401  (re-exported for the tests here)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def default_pipe():
-    """The real pretrained default from the local HF cache (scripts/run_tests.sh builds it)."""
+    """The real pretrained default from the local HF cache (scripts/run_tests.sh builds it); one per
+    test module, so that the full model (~200 MB with its buffers) is not held for the rest of the suite."""
     import majl_hf
     from majl_hf.hub import is_cached
 

@@ -16,8 +16,10 @@ def test_three_lines_separate_and_track_a_real_song(default_pipe):
     mixture, sr = sf.read(str(EXAMPLE), dtype="float32", always_2d=True)
     assert result["vocals"].shape == mixture.T.shape and result["sampling_rate"] == sr
     # the song has a lead vocal from ~2.3 s on: a good share of voiced frames, at singing pitches
+    # (measured: 107 of 545 frames with the default voicing, 186 with the paper's rule alone, whose
+    # extra frames include separator leakage 20-50 dB below the mixture)
     voiced = result["voiced"]
-    assert 0.3 < voiced.mean() < 0.9
+    assert 0.15 < voiced.mean() < 0.9
     assert 150 < np.median(result["f0_hz"][voiced]) < 700
     assert not voiced[result["times_s"] < 2.0].any()  # the intro is instrumental
     # vocals + accompaniment ≈ mixture below 11 kHz (Spleeter drops higher bins from both stems)
@@ -27,7 +29,7 @@ def test_three_lines_separate_and_track_a_real_song(default_pipe):
 
 def test_default_is_the_documented_model(default_pipe):
     assert default_pipe.model.config.separator_config.model_type == "unet"
-    assert default_pipe.model.config.pitch_config.capacity == "full"
+    assert default_pipe.model.config.pitch_config.capacity == "tiny"  # chosen by measurement (defaults.py)
     assert default_pipe.model.name_or_path == majl_hf.DEFAULT_MODEL
 
 

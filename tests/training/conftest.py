@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.conftest import derive_notes
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO_ROOT / ".." / "shared" / "data"
 SCRIPTS = REPO_ROOT / "scripts"
@@ -114,25 +116,6 @@ def tiny_config(tmp_path, **overrides) -> dict:
     }
     cfg.update(overrides)
     return cfg
-
-
-def derive_notes(times_s, f0_hz, hop_s=256 / 44100, min_rows=4):
-    """MIR-ST500-style notes [onset_s, offset_s, MIDI] from a voiced-only pitch annotation: runs of
-    rows with the same rounded MIDI pitch and no gap (as tests/data/test_data_mirst500.py does)."""
-    import numpy as np
-
-    from majl_hf.pitch.convert import hz_to_midi
-
-    midi = np.round(hz_to_midi(f0_hz))
-    notes, start = [], 0
-    for i in range(1, len(times_s) + 1):
-        if i == len(times_s) or midi[i] != midi[start] or times_s[i] - times_s[i - 1] > 1.5 * hop_s:
-            if i - start >= min_rows:
-                notes.append(
-                    [round(float(times_s[start]), 6), round(float(times_s[i - 1] + hop_s), 6), int(midi[start])]
-                )
-            start = i
-    return notes
 
 
 @pytest.fixture

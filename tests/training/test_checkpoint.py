@@ -141,3 +141,34 @@ def test_rotation_keeps_the_newest(tmp_path, setup):
 
 def test_no_checkpoint_at_all(tmp_path):
     assert find_resumable_checkpoint(tmp_path / "absent") == (None, [])
+
+
+def test_atomic_json_write_keeps_the_old_file_when_interrupted(tmp_path, monkeypatch):
+    """The one atomic JSON write (majl_hf.utils, used by the checkpoint and pseudo-label manifests,
+    metrics.json and the evaluation outputs): all or nothing, no temporary file left behind."""
+    import hashlib
+    import os
+
+    from majl_hf import utils
+
+    path = utils.write_json_atomic(tmp_path / "m.json", {"step": 1})
+    assert json.loads(path.read_text()) == {"step": 1}
+    assert utils.sha256_file(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~_umask())  # the umask's permissions, as open()
+
+    def crash(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        utils.write_json_atomic(path, {"step": 2})
+    assert json.loads(path.read_text()) == {"step": 1}  # the old content, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json"]
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -54,7 +54,8 @@ def test_stage1_pseudo_labels_stage2(tmp_path, musdb_source, mirst500_source):
 
     # ---- pseudo-labels for the single-labelled data
     pl_args = PseudoLabelArguments(
-        model=str(stage1_model), output_dir=str(tmp_path / "pseudo"), data=[musdb_source, mirst500_source], chunk_s=2.0
+        model=str(stage1_model), output_dir=str(tmp_path / "pseudo"), data=[musdb_source, mirst500_source],
+        chunk_length_s=2.0,
     )
     out = run_pseudo_labelling(pl_args, accelerator=Accelerator(cpu=True), progress_bar=False)
     manifest = json.loads((out / MANIFEST).read_text())

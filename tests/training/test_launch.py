@@ -78,7 +78,7 @@ def test_accelerate_launch_two_processes_pseudo_label(tmp_path, musdb_source, mi
 
     src = Path(mirst500_source["audio_root"]) / "train"
     shutil.copytree(src / "1", src / "2")
-    cfg = {"model": str(model_dir), "data": [musdb_source, mirst500_source], "chunk_s": 2.0}
+    cfg = {"model": str(model_dir), "data": [musdb_source, mirst500_source], "chunk_length_s": 2.0}
     path = tmp_path / "pl.yaml"
     path.write_text(yaml.safe_dump(cfg))
     launch([str(SCRIPTS / "pseudo_label.py"), "--config", str(path), "--output-dir", str(tmp_path / "two"), "--quiet"])

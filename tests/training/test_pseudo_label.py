@@ -46,7 +46,7 @@ def song(seconds=3.0, sr=16000, with_vocals=True, with_f0=True):
 
 def test_separation_only_example_gets_the_pitch_of_its_true_vocals(model):
     ex = song(with_f0=False)  # MUSDB18-like
-    row = label_example(model, ex, chunk_s=1.0)
+    row = label_example(model, ex, chunk_length_s=1.0)
     with torch.no_grad():
         probs = model.pitch_of(torch.from_numpy(ex["vocals"])[None]).probabilities[0]
     n = len(row["f0_hz"])
@@ -63,7 +63,7 @@ def test_separation_only_example_gets_the_pitch_of_its_true_vocals(model):
 
 def test_pitch_only_example_gets_the_separators_vocals(model):
     ex = song(with_vocals=False)  # MIR-ST500-like
-    row = label_example(model, ex, chunk_s=None)
+    row = label_example(model, ex, chunk_length_s=None)
     with torch.no_grad():
         out = model(torch.from_numpy(ex["mixture"])[None])
     np.testing.assert_allclose(row["vocals"], out.vocals[0].numpy(), atol=1e-4)
@@ -78,8 +78,8 @@ def test_pitch_only_example_gets_the_separators_vocals(model):
 
 def test_chunking_does_not_change_the_pitch_labels(model):
     ex = song(seconds=4.0, with_f0=False)
-    whole = label_example(model, ex, chunk_s=None)
-    chunked = label_example(model, ex, chunk_s=1.0)
+    whole = label_example(model, ex, chunk_length_s=None)
+    chunked = label_example(model, ex, chunk_length_s=1.0)
     np.testing.assert_allclose(chunked["confidence_pe"], whole["confidence_pe"], atol=1e-5)
     np.testing.assert_allclose(chunked["f0_hz"], whole["f0_hz"], rtol=1e-5)
 
@@ -93,7 +93,7 @@ def test_on_disk_dataset_with_manifest(tmp_path, model, musdb_source, mirst500_s
         sources,
         tmp_path / "pl",
         accelerator=Accelerator(cpu=True),
-        chunk_s=2.0,
+        chunk_length_s=2.0,
         model_name_or_path="tiny",
         progress_bar=False,
     )
@@ -166,3 +166,42 @@ def test_below_threshold_frames_carry_no_loss(model):
     with torch.no_grad():
         out = model(**batch)
     assert float(out.loss_pe[0]) == 0.0 and float(out.loss_pe[1]) > 0
+
+
+def test_old_knob_names_still_work_with_a_deprecation_warning(model, tmp_path):
+    """chunk_s / context_s are the old names of chunk_length_s / overlap_s (the pipeline's and
+    apply_majl's): same labels, a DeprecationWarning, and giving both names is an error."""
+    from majl_hf.training.pseudo_label import PseudoLabelArguments
+
+    ex = song(seconds=2.0, with_f0=False)
+    new = label_example(model, ex, chunk_length_s=1.0, overlap_s=0.25)
+    with pytest.warns(DeprecationWarning, match="chunk_s is deprecated.*chunk_length_s"):
+        old = label_example(model, ex, chunk_s=1.0, overlap_s=0.25)
+    np.testing.assert_array_equal(old["f0_hz"], new["f0_hz"])
+    np.testing.assert_array_equal(old["confidence_pe"], new["confidence_pe"])
+    with pytest.raises(TypeError, match="give only chunk_length_s"):
+        label_example(model, ex, chunk_s=1.0, chunk_length_s=2.0)
+
+    with pytest.warns(DeprecationWarning, match="context_s is deprecated.*overlap_s"):
+        args = PseudoLabelArguments(model="m", data=[{}], chunk_s=2.0, context_s=0.5)
+    assert (args.chunk_length_s, args.overlap_s) == (2.0, 0.5)
+    assert "chunk_s" not in args.to_dict() and args.to_dict()["chunk_length_s"] == 2.0
+    cfg = tmp_path / "old.yaml"
+    cfg.write_text("model: m\ndata: [{}]\nchunk_s: 3.0\ncontext_s: null\n")
+    with pytest.warns(DeprecationWarning):
+        from_file = PseudoLabelArguments.from_file(cfg, ["chunk_s=4.0"])  # an old-name override wins
+    assert from_file.chunk_length_s == 4.0 and from_file.overlap_s is None
+    assert PseudoLabelArguments.from_file(cfg, ["chunk_length_s=5.0"]).chunk_length_s == 5.0
+    with pytest.raises(ValueError, match="same setting"):
+        PseudoLabelArguments.from_dict({"model": "m", "data": [{}], "chunk_s": 1.0, "chunk_length_s": 2.0})
+
+
+def test_script_flags_old_names_warn():
+    from tests.conftest import load_script
+
+    script = load_script("pseudo_label")
+    ns = script.parse_args(["--chunk-length-s", "2", "--overlap-s=0.5"])
+    assert (ns.chunk_length_s, ns.overlap_s) == (2.0, 0.5)
+    with pytest.warns(DeprecationWarning, match="--context-s is deprecated: use --overlap-s"):
+        ns = script.parse_args(["--chunk-s", "3", "--context-s=0.25"])
+    assert (ns.chunk_length_s, ns.overlap_s) == (3.0, 0.25)
