@@ -115,7 +115,8 @@ class Job:
 
 def _parts(args) -> tuple[str, ...]:
     keys = ["vocals"] + ([] if args.no_accompaniment else ["accompaniment"]) + ["f0.csv", "f0.json"]
-    return tuple(keys + ([] if args.no_plot else ["f0.png"]))
+    keys += [] if args.no_plot else ["f0.png"]
+    return tuple(keys + (["notes.csv", "notes.mid"] if getattr(args, "notes", False) else []))
 
 
 def plan_outputs(files: list[Path], output_dir: Path, template: str, fmt: str, parts) -> list[Job]:
@@ -224,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip pitch frames whose vocals are below this dBFS (default: off)")
     p.add_argument("--no-accompaniment", action="store_true", help="do not write the accompaniment")
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG")
+    p.add_argument("--notes", action="store_true",
+                   help="also write the sung notes: {name}_notes.csv and {name}_notes.mid (needs the app extra)")
+    p.add_argument("--no-pitch-bends", action="store_true", help="with --notes: MIDI notes without pitch bends")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bars and no summary; only problems are printed")
     return p
@@ -408,7 +412,7 @@ def _run_streamed(pipe, job: Job, args, progress):
             args.output_dir, job.name, sampling_rate=info.sampling_rate, channels=info.channels,
             num_frames=info.num_samples, audio_parts=parts, template=args.template, format=args.format,
             subtype=SUBTYPE_CHOICES[args.subtype], overwrite=job.overwrite, plot=not args.no_plot, clip=args.clip,
-            source=job.source, parts=job.paths.keys(), metadata=_metadata(args))
+            source=job.source, parts=_audio_parts(job), metadata=_metadata(args))
 
     sinks = {key: (lambda block, key=key: holder["writer"].write(key, block)) for key in parts}
     try:
@@ -417,11 +421,27 @@ def _run_streamed(pipe, job: Job, args, progress):
                                frames_per_batch=args.frames_per_batch, gate_db=args.gate_db,
                                normalize_level=NORMALIZE_LEVEL, return_accompaniment=not args.no_accompaniment,
                                progress=progress, on_info=open_outputs)
-        return holder["writer"].close(result["times_s"], result["f0_hz"], result["confidence"], result["voiced"])
+        saved = holder["writer"].close(result["times_s"], result["f0_hz"], result["confidence"], result["voiced"])
+        return saved, result
     except BaseException:
         if "writer" in holder:
             holder["writer"].abort()
         raise
+
+
+def _audio_parts(job: Job):
+    """The parts save_result / ResultWriter write (the notes files are written after them)."""
+    return [k for k in job.paths if not k.startswith("notes.")]
+
+
+def _write_notes(result: dict, job: Job, args, saved) -> None:
+    """``--notes``: the sung notes (majl_hf.notes at its measured defaults) as CSV and MIDI."""
+    from .notes import segment_notes, write_midi, write_notes_csv
+
+    notes = segment_notes(result["times_s"], result["f0_hz"], result["voiced"])
+    saved.paths["notes.csv"] = write_notes_csv(notes, job.paths["notes.csv"])
+    bends = None if args.no_pitch_bends else (result["times_s"], result["f0_hz"])
+    saved.paths["notes.mid"] = write_midi(notes, job.paths["notes.mid"], f0=bends)
 
 
 def _run_job(pipe, job: Job, args, progress, report: Report) -> None:
@@ -431,7 +451,7 @@ def _run_job(pipe, job: Job, args, progress, report: Report) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if _streams(pipe):
-            saved = _run_streamed(pipe, job, args, progress)
+            saved, result = _run_streamed(pipe, job, args, progress)
         else:
             kwargs = dict(voicing_threshold=args.threshold, decoder=args.decoder, chunk_length_s=args.chunk_s,
                           frames_per_batch=args.frames_per_batch, vocal_gate_db=args.gate_db,
@@ -448,8 +468,10 @@ def _run_job(pipe, job: Job, args, progress, report: Report) -> None:
             del inputs
             saved = save_result(result, args.output_dir, job.name, template=args.template, format=args.format,
                                 subtype=SUBTYPE_CHOICES[args.subtype], overwrite=job.overwrite,
-                                plot=not args.no_plot, clip=args.clip, source=job.source, parts=job.paths.keys(),
+                                plot=not args.no_plot, clip=args.clip, source=job.source, parts=_audio_parts(job),
                                 metadata=_metadata(args))
+        if getattr(args, "notes", False):
+            _write_notes(result, job, args, saved)
     for w in caught:  # ours (partial input, clipping, downmix, level) and the library's user warnings
         msg = str(w.message).removeprefix(f"{job.source}: ").removeprefix("dict: ")
         if not issubclass(w.category, UserWarning):  # Deprecation/Future/RuntimeWarning: for developers

@@ -400,3 +400,31 @@ def test_streamed_clip_modes(tmp_path, tiny_model_dir, capsys):
     assert "FLOAT" in subtypes.values()
     for folder in ("scale", "float"):
         assert not [p for p in (tmp_path / folder).iterdir() if p.name.startswith(".")]
+
+
+def test_notes_write_csv_and_midi_equal_to_the_segmented_f0(tmp_path):
+    """--notes: {name}_notes.csv and {name}_notes.mid hold the notes segmented from the written f0."""
+    pytest.importorskip("pretty_midi")
+    import json
+
+    import majl_hf
+    from majl_hf.hub import is_cached
+    from majl_hf.notes import read_midi, read_notes_csv, segment_notes
+
+    if not is_cached(majl_hf.DEFAULT_MODEL_TINY):
+        pytest.skip("the tiny default is not in the HF cache: run python scripts/build_default.py")
+    out = tmp_path / "out"
+    assert main([str(EXAMPLE), "-o", str(out), "--model", majl_hf.DEFAULT_MODEL_TINY, "-q", "--notes",
+                 "--no-plot"]) == 0
+    track = json.loads((out / f"{EXAMPLE.stem}_f0.json").read_text())
+    want = segment_notes(np.array(track["times_s"]), np.array(track["f0_hz"], dtype=np.float32),
+                         np.array(track["voiced"]))
+    from_csv = read_notes_csv(out / f"{EXAMPLE.stem}_notes.csv")
+    from_midi = read_midi(out / f"{EXAMPLE.stem}_notes.mid")
+    assert len(want) >= 3 and len(from_csv) == len(from_midi) == len(want)
+    for a, b, c in zip(want, from_csv, from_midi):
+        assert a.pitch == b.pitch == c.pitch
+        assert abs(a.onset_s - b.onset_s) < 1e-3 and abs(a.onset_s - c.onset_s) < 1e-3
+    # without --overwrite a second run refuses to replace them (exit 2), with it, it does
+    assert main([str(EXAMPLE), "-o", str(out), "--model", majl_hf.DEFAULT_MODEL_TINY, "-q", "--notes",
+                 "--no-plot"]) == 2
