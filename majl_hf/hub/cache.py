@@ -11,6 +11,8 @@ from pathlib import Path
 
 from huggingface_hub import constants, try_to_load_from_cache
 
+from ..utils import sha256_file
+
 
 def _cache_root(cache_dir=None) -> Path:
     return Path(cache_dir) if cache_dir is not None else Path(constants.HF_HUB_CACHE)
@@ -20,12 +22,7 @@ def repo_folder(repo_id: str, cache_dir=None) -> Path:
     return _cache_root(cache_dir) / ("models--" + repo_id.replace("/", "--"))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+_sha256 = sha256_file  # one implementation (majl_hf.utils)
 
 
 def seed_hf_cache(folder, repo_id: str, cache_dir=None, revision: str = "main") -> Path:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from ..defaults import BUILD_COMMAND, DEFAULT_MODEL, DEFAULT_MODEL_TINY, DEFAULT_PITCH_HOP, PRETRAINED_MODELS
+from ..utils import write_json_atomic
 from .cache import _sha256, seed_hf_cache
 from .render import markdown_table, measured_dir, render_card
 
@@ -592,7 +593,7 @@ def build_pretrained(
         "equivalence": dict(equivalence),
         "equivalence_command": equivalence_command,
     }
-    (folder / REPORT).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json_atomic(folder / REPORT, report)
     write_card(folder, repo_id, variant, equivalence, measured_quality(repo_id), model=model)
     if seed_cache:
         seed_hf_cache(folder, repo_id, cache_dir=cache_dir)

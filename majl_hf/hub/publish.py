@@ -41,6 +41,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable
 
+from ..utils import write_json_atomic
 from .cards import REMOTE_TASK, TRAINING_CONFIG, read_training_config, write_model_card
 from .remote_code import CONFIG_CLASS, MANIFEST, MODEL_CLASS, PIPELINE_CLASS, write_flat_package
 
@@ -188,7 +189,7 @@ def save_with_remote_code(source, output, *, timeout: float = 600.0) -> dict:
     missing = sorted(set(manifest["files"]) - saved)
     if missing:
         raise PublishError(f"transformers did not copy {missing} into {out}: an import it does not follow")
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    write_json_atomic(out / MANIFEST, manifest)
     check_same_weights(source / "model.safetensors", out / "model.safetensors")
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     if config.get("auto_map", {}).get("AutoModel") != MODEL_CLASS or REMOTE_TASK not in config.get(
@@ -274,7 +275,7 @@ def prepare_folder(
         ds = data["dataset"]
         target = out / EVALUATION_DIR / f"{ds['corpus']}-{ds['split']}" / "metrics.json"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        write_json_atomic(target, data)
     write_model_card(
         out,
         repo_id=repo_id,

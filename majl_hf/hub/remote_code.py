@@ -21,9 +21,10 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..utils import write_json_atomic
 
 PACKAGE = "majl_hf"
 # entry module → flat file name (the names auto_map and custom_pipelines point at)
@@ -194,7 +195,7 @@ def write_flat_package(folder, entries=tuple(ENTRY_MODULES)) -> dict:
         path = folder / f"{info.name}.py"
         path.write_text(text, encoding="utf-8")
         manifest["files"][path.name] = {"module": module, "sha256": hashlib.sha256(text.encode()).hexdigest()}
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    write_json_atomic(folder / MANIFEST, manifest)
     return manifest
 
 

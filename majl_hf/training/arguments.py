@@ -205,10 +205,9 @@ class TrainingArguments:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.to_dict(), indent=2) if path.suffix == ".json" else self.to_yaml()
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        return path
+        from ..utils import write_text_atomic
+
+        return write_text_atomic(path, text)
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "TrainingArguments":

@@ -30,6 +30,8 @@ from majl_hf.hub.pretrained import (
 from majl_hf.hub.render import measured_dir, template_path
 from tests.hub.conftest import signal_array
 
+DEFAULT_VARIANT = next(v for v, repo in PRETRAINED_MODELS.items() if repo == DEFAULT_MODEL)  # its build name
+
 OUTPUT_KEYS = ("vocals", "accompaniment", "f0_hz", "times_s", "confidence", "voiced")
 
 
@@ -92,7 +94,7 @@ def test_pipeline_task_default_says_the_build_command(empty_cache):
     PIPELINE_REGISTRY.register_pipeline(task, pipeline_class=majl_hf.MajlVocalPipeline, pt_model=AutoModel,
                                         default={"model": CheckedDefault(DEFAULT_MODEL, "main")}, type="audio")
     try:
-        with pytest.raises(ModelNotCachedError, match=f"{BUILD_COMMAND} --variants full"):
+        with pytest.raises(ModelNotCachedError, match=f"{BUILD_COMMAND} --variants {DEFAULT_VARIANT}"):
             pipeline(task)
     finally:
         PIPELINE_REGISTRY.supported_tasks.pop(task, None)
@@ -111,7 +113,7 @@ def test_cli_says_the_build_command(empty_cache, tmp_path, capsys):
     code = cli.main([str(wav), "-o", str(tmp_path / "out"), "--model", DEFAULT_MODEL])
     err = capsys.readouterr().err
     assert code == 2
-    assert f"{BUILD_COMMAND} --variants full" in err, err
+    assert f"{BUILD_COMMAND} --variants {DEFAULT_VARIANT}" in err, err
 
 
 def test_templates_are_package_data():
@@ -173,7 +175,8 @@ def test_sources_say_what_is_missing(tmp_path):
     (weights / "LICENSE").write_text("MIT")
     with pytest.raises(ValueError, match="sha256"):  # the converter's hash check
         PITCH_PARTS["harmof0-mir1k"].load(Sources(tmp_path / "wheels", tmp_path / "weights", download=False), 320)
-    assert set(QUICK_VARIANTS) == {"full", "tiny"}
+    assert set(QUICK_VARIANTS) == {v for v, r in PRETRAINED_MODELS.items() if r in (majl_hf.DEFAULT_MODEL,
+                                                                               majl_hf.DEFAULT_MODEL_TINY)}
 
 
 # --------------------------------------------------------------------------------------------------

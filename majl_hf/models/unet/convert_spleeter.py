@@ -25,8 +25,6 @@ Usage: ``python scripts/convert_spleeter.py --output-dir converted/unet-spleeter
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import subprocess
 import sys
@@ -36,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...utils import sha256_file, write_json_atomic  # noqa: F401  (sha256_file re-exported)
 from .configuration_unet import UNetSeparatorConfig
 from .modeling_unet import UNetSeparatorModel
 from .tf_checkpoint import read_tf_checkpoint
@@ -58,12 +57,6 @@ def _tf_name(base: str, index: int) -> str:
     return base if index == 0 else f"{base}_{index}"
 
 
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def check_spleeter_wheel(path: str | Path) -> Path:
@@ -216,7 +209,7 @@ def convert_spleeter(wheel_path: str | Path, output_dir: str | Path) -> UNetSepa
         "parameters": N_TF_PARAMETERS,
         "converter": "majl_hf.models.unet.convert_spleeter",
     }
-    (output_dir / "conversion_info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    write_json_atomic(output_dir / "conversion_info.json", info)
     return model
 
 
