@@ -64,6 +64,19 @@ def frame_times(num_frames: int, hop_length: int, sampling_rate: int, device=Non
     return torch.arange(num_frames, device=device, dtype=torch.float64) * hop_length / sampling_rate
 
 
+def native_to_output_grid(values: torch.Tensor, num_frames: int, native_hop: int, hop: int) -> torch.Tensor:
+    """(batch, M, …) values on a network's native grid (frame m centred at m·native_hop) → (batch,
+    num_frames, …) on the output grid (frame t at t·hop): subsampling when ``hop`` is a multiple of
+    ``native_hop``, else linear interpolation between the two nearest native frames (differentiable)."""
+    if hop % native_hop == 0:
+        return values[:, :: hop // native_hop][:, :num_frames]
+    pos = torch.arange(num_frames, device=values.device, dtype=torch.float64) * (hop / native_hop)
+    lo = pos.floor().long().clamp_max(values.shape[1] - 1)
+    hi = (lo + 1).clamp_max(values.shape[1] - 1)
+    w = (pos - lo).to(values.dtype).reshape(1, -1, *([1] * (values.ndim - 2)))
+    return values[:, lo] * (1 - w) + values[:, hi] * w
+
+
 def frame_signal(x: torch.Tensor, frame_length: int, hop_length: int) -> torch.Tensor:
     """Centred frames of (batch, samples) → (batch, 1 + samples // hop, frame_length), zero padding."""
     half = frame_length // 2

@@ -73,25 +73,14 @@ def pseudo_section(summary: Mapping) -> str:
     )
 
 
+#: the evaluation metrics a run reports (the trainer's eval columns) and the training losses
+EVAL_KEYS = ["eval_loss", "eval_loss_mss", "eval_loss_pe", "eval_sdr_db", "eval_rpa", "eval_rca", "eval_oa",
+             "eval_samples"]
+TRAIN_LOSS_KEYS = ["train_loss", "train_loss_mss", "train_loss_pe", "train_loss_dwhs"]
+
+
 def metrics_table(metrics: Mapping) -> str:
-    keys = [
-        k
-        for k in (
-            "eval_loss",
-            "eval_loss_mss",
-            "eval_loss_pe",
-            "eval_sdr_db",
-            "eval_rpa",
-            "eval_rca",
-            "eval_oa",
-            "eval_samples",
-            "train_loss",
-            "train_loss_mss",
-            "train_loss_pe",
-            "train_loss_dwhs",
-        )
-        if k in metrics
-    ]
+    keys = [k for k in (*EVAL_KEYS, *TRAIN_LOSS_KEYS) if k in metrics]
     if not keys:
         return "No evaluation data was given."
     return _table(["metric", "value"], [[k, _num(metrics[k])] for k in keys])

@@ -77,16 +77,8 @@ SAMPLING_COLUMNS = [
     "audio_share",
     "distinct_examples",
 ]
-EVAL_KEYS = [
-    "eval_loss",
-    "eval_loss_mss",
-    "eval_loss_pe",
-    "eval_sdr_db",
-    "eval_rpa",
-    "eval_rca",
-    "eval_oa",
-    "eval_samples",
-]
+from .model_card import EVAL_KEYS  # noqa: E402  (one list, shared with the model card)
+
 EPOCH_COLUMNS = [
     "epoch",
     "step",

@@ -26,7 +26,7 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 from transformers import initialization as init
 
-from ..common import PitchEstimatorPreTrainedModel
+from ..common import PitchEstimatorPreTrainedModel, native_to_output_grid
 from .configuration_fcpe import FcpeConfig
 
 
@@ -211,15 +211,10 @@ class FcpeModel(PitchEstimatorPreTrainedModel):
         interpolation of the logits between the two nearest native frames)."""
         cfg = self.config
         n_out = self.num_frames(num_samples)
-        if cfg.hop_length % cfg.native_hop_length == 0:
-            step = cfg.hop_length // cfg.native_hop_length
-            return self.head(hidden[:, : (n_out - 1) * step + 1 : step])
-        logits = self.head(hidden)
-        pos = torch.arange(n_out, device=hidden.device, dtype=torch.float64) * (cfg.hop_length / cfg.native_hop_length)
-        lo = pos.floor().long().clamp_max(logits.shape[1] - 1)
-        hi = (lo + 1).clamp_max(logits.shape[1] - 1)
-        w = (pos - lo).to(logits.dtype)[None, :, None]
-        return logits[:, lo] * (1 - w) + logits[:, hi] * w
+        hop, nh = cfg.hop_length, cfg.native_hop_length
+        if hop % nh == 0:  # subsample before the head: only the kept frames are projected
+            return self.head(native_to_output_grid(hidden, n_out, nh, hop))
+        return native_to_output_grid(self.head(hidden), n_out, nh, hop)
 
     def forward(
         self,

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..common import PitchEstimatorPreTrainedModel
+from ..common import PitchEstimatorPreTrainedModel, native_to_output_grid
 from .configuration_harmof0 import HarmoF0Config
 
 
@@ -154,15 +154,7 @@ class HarmoF0Model(PitchEstimatorPreTrainedModel):
 
     def _to_output_grid(self, logits: torch.Tensor, num_frames: int) -> torch.Tensor:
         """Native logits (batch, M, bins) → (batch, num_frames, bins) at t·hop_length samples."""
-        cfg = self.config
-        hop, nh = cfg.hop_length, cfg.native_hop_length
-        if hop % nh == 0:
-            return logits[:, :: hop // nh][:, :num_frames]
-        pos = torch.arange(num_frames, device=logits.device, dtype=torch.float64) * (hop / nh)
-        lo = pos.floor().long().clamp_max(logits.shape[1] - 1)
-        hi = (lo + 1).clamp_max(logits.shape[1] - 1)
-        w = (pos - lo).to(logits.dtype)[None, :, None]
-        return logits[:, lo] * (1 - w) + logits[:, hi] * w
+        return native_to_output_grid(logits, num_frames, self.config.native_hop_length, self.config.hop_length)
 
     def forward(
         self,
