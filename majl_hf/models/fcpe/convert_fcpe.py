@@ -24,14 +24,13 @@ import argparse
 import hashlib
 import io
 import re
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ...utils import check_sha256, fetch_checked_wheel
 from .configuration_fcpe import FcpeConfig
 from .modeling_fcpe import FcpeModel
 
@@ -92,23 +91,11 @@ def sha256_of(data: bytes) -> str:
 
 def download_torchfcpe_wheel(dest: Path) -> Path:
     """``pip download --no-deps torchfcpe==0.0.4`` into ``dest`` (PyPI only), hash-checked."""
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    wheel = dest / WHEEL_NAME
-    if not wheel.is_file():
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", f"torchfcpe=={TORCHFCPE_VERSION}",
-             "-d", str(dest)],
-            check=True,
-        )
-    check_wheel(wheel)
-    return wheel
+    return fetch_checked_wheel(dest, f"torchfcpe=={TORCHFCPE_VERSION}", WHEEL_NAME, WHEEL_SHA256)
 
 
 def check_wheel(wheel: Path) -> None:
-    digest = sha256_of(Path(wheel).read_bytes())
-    if digest != WHEEL_SHA256:
-        raise ValueError(f"{wheel}: sha256 {digest} is not torchfcpe {TORCHFCPE_VERSION}'s ({WHEEL_SHA256})")
+    check_sha256(wheel, WHEEL_SHA256, f"torchfcpe {TORCHFCPE_VERSION}")
 
 
 def load_fcpe_checkpoint(wheel: Path) -> dict:
