@@ -15,6 +15,24 @@ so that ``max_k a_k`` is SwiftF0's confidence (voiced iff ≥ 0.5, its documente
 weighted average of ``decode_f0(..., window=1)`` over the argmax bin and its two neighbours is the
 original's decoding (a softmax of the three scores averaging log-frequencies). The logits are
 ``log a`` (≤ 0); the loss is SwiftF0's own (softmax cross-entropy + voicing BCE), see ``pitch_loss``.
+
+Front-end numerics (what is emulated and why). The graph's features of near-empty bands are float32 DFT
+rounding noise, so their logs depend on the exact arithmetic: an exact (float64) FFT is *further* from the
+graph (up to 5e-3 in log, 7e-4 on the scores) than a float32 one done the graph's way. onnxruntime 1.32 (CPU)
+computes the DFT constants at run time (integer k·n mod M → float32 → × float32(2π/M) → Cos / Sin) with
+Eigen's vectorised float32 sin / cos, which differ from torch's / libm's in the last bit for up to a third of
+the angles; a constant off by one ulp repeats in every frame, so its leakage is coherent and was the whole of
+the old end-to-end error (scores 7.7e-4 on a clip). We compute those constants with Eigen's algorithm step by
+step (:func:`_eigen_sincos`) and the square root correctly rounded (:func:`_rounded_sqrt`, as the graph's
+Sqrt). The DFT's matrix products are plain float32 ``torch.matmul``: MLAS accumulates each output element
+sequentially over k with FMA, which is also what torch's MKL sgemm does on x86-64 (checked with AVX-512) for
+these short (K = 16 … 64) products (checked by ``test_dft_matmul_is_sequential_fma``); with it the magnitudes equal the
+graph's bit for bit (checked against onnxruntime's own intermediates on the reference clips). Another
+summation order (another BLAS, a GPU) moves quiet bands' log-magnitudes by up to ~4e-3 and the scores by up
+to ~1e-3. Not emulated, as their effect stays below the network's own ~1e-5 mismatch: the filterbank product
+(MLAS blocks K by 256; ≤ 7e-7 relative apart) and the graph's Log (Eigen's ``plog``; 1 ulp apart at times).
+The emulation is the only path: the constants are constants, the rounded square root is differentiable, so
+the front-end stays differentiable w.r.t. the audio (training in the cascade uses the same code).
 """
 
 from __future__ import annotations
@@ -22,6 +40,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -61,11 +80,70 @@ def _dft_split(length: int) -> tuple[int, int]:
     return length // b, b
 
 
+# Eigen's ``psincos_float`` (Eigen/src/Core/arch/Default/GenericPacketMathFunctions.h) as onnxruntime's CPU
+# Cos / Sin kernels run it: the build without EIGEN_HAS_SINGLE_INSTRUCTION_MADD, so every ``pmadd`` is a float32
+# product and a float32 sum, each rounded, and the range reduction is the four-term Cody-Waite split below.
+_EIGEN_TWO_OVER_PI = 0.636619746685028076171875
+_EIGEN_ROUND_MAGIC = 12582912.0  # 1.5 · 2^23: adding it rounds |x| · 2/π to an integer held in the low mantissa bits
+_EIGEN_PIO2_SPLIT = (-1.5703125, -0.000483989715576171875, 1.62865035235881805419921875e-07,
+                     5.5644315544167710640977020375430583953857421875e-11)
+_EIGEN_COS_POLY = (2.4372266125283204019069671630859375e-05, -0.00138865201734006404876708984375,
+                   0.041666619479656219482421875, -0.5, 1.0)
+_EIGEN_SIN_POLY = (-0.0001959234114083702898469196984621021329076029360294342041015625,
+                   0.0083326873655616851693794799871284340042620897293090820312500000,
+                   -0.1666666203982298255503735617821803316473960876464843750000000000)
+_EIGEN_SINCOS_LIMIT = 18838.0  # past it Eigen switches to another reduction (never reached: angles are < 2π)
+
+
+def _eigen_sincos(x: np.ndarray, sine: bool) -> np.ndarray:
+    """sin (``sine``) or cos of float32 ``x`` as Eigen's vectorised ``psincos_float`` computes them without FMA,
+    step by step in numpy float32 (each operation rounded once): y = round(|x|·2/π) by the 1.5·2^23 trick, the
+    reduced r = |x| − y·π/2 by four multiply-adds with a four-part π/2, then the cos polynomial
+    1 + r²·p(r²) or the sin polynomial r + r·r²·q(r²) by the parity of y, and the sign from bit 1 of y
+    (sin: y, xor the sign of x; cos: y + 1). Within 2 ulp of the true values; torch's and libm's float32
+    cos / sin (within 1 ulp) differ from it in the last bit for up to a third of the graph's DFT angles."""
+    f32, u32 = np.float32, np.uint32
+    x = np.asarray(x, dtype=f32)
+    r = np.abs(x)
+    if r.size and r.max() >= _EIGEN_SINCOS_LIMIT:
+        raise ValueError(f"|x| < {_EIGEN_SINCOS_LIMIT} only (Eigen reduces larger arguments differently)")
+    y_round = r * f32(_EIGEN_TWO_OVER_PI) + f32(_EIGEN_ROUND_MAGIC)  # two roundings, as Eigen's pmul, padd
+    y_int = y_round.view(u32)
+    y = y_round - f32(_EIGEN_ROUND_MAGIC)
+    for c in _EIGEN_PIO2_SPLIT:
+        r = y * f32(c) + r
+    r2 = r * r
+    p = np.full_like(r, f32(_EIGEN_COS_POLY[0]))
+    for c in _EIGEN_COS_POLY[1:]:
+        p = p * r2 + f32(c)
+    q = np.full_like(r, f32(_EIGEN_SIN_POLY[0]))
+    for c in _EIGEN_SIN_POLY[1:]:
+        q = q * r2 + f32(c)
+    q = (q * r2) * r + r
+    even = (y_int & u32(1)) == 0
+    if sine:
+        out, sign = np.where(even, q, p), x.view(u32) ^ (y_int << u32(30))
+    else:
+        out, sign = np.where(even, p, q), (y_int + u32(1)) << u32(30)
+    return (out.view(u32) ^ (sign & u32(0x80000000))).view(f32)
+
+
 def _dft_factor(rows: int, cols: int, modulus: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and −sin of float32(r·c mod modulus) · float32(2π / modulus), (rows, cols) float32 (the graph's)."""
-    rc = (torch.arange(rows)[:, None] * torch.arange(cols)[None, :]) % modulus
-    angle = rc.float() * torch.tensor(2 * math.pi / modulus, dtype=torch.float32)
-    return torch.cos(angle), -torch.sin(angle)
+    """cos and −sin of float32(r·c mod modulus) · float32(2π / modulus), (rows, cols) float32, bit for bit the
+    graph's: its Cast → Mul → Cos / Sin nodes, evaluated by onnxruntime with Eigen's float32 sin / cos
+    (:func:`_eigen_sincos`)."""
+    rc = (np.arange(rows)[:, None] * np.arange(cols)[None, :]) % modulus
+    angle = rc.astype(np.float32) * np.float32(2 * math.pi / modulus)
+    return torch.from_numpy(_eigen_sincos(angle, False)), torch.from_numpy(-_eigen_sincos(angle, True))
+
+
+def _rounded_sqrt(x: torch.Tensor) -> torch.Tensor:
+    """The correctly rounded float32 square root (the graph's Sqrt, SSE ``sqrtps``): the float64 root rounded to
+    float32, which is exact for float32 inputs. torch's float32 CPU sqrt is off by one ulp for ~15 % of inputs.
+    (Plain ``torch.sqrt`` on devices without float64.)"""
+    if x.dtype != torch.float32 or x.device.type == "mps":
+        return torch.sqrt(x)
+    return torch.sqrt(x.double()).float()
 
 
 class SwiftF0Block(nn.Module):
@@ -182,9 +260,12 @@ class SwiftF0Model(PitchEstimatorPreTrainedModel):
 
         The DFT is the graph's: L = A·B points, n = B·a + b, k = k1 + A·k2; a size-A DFT over a, the
         twiddles exp(−2πi·k1·b / L), a size-B DFT over b, each factor cos / −sin of
-        float32(k·n mod M) · float32(2π / M) evaluated in float32. (A float32 FFT is more accurate,
-        but the graph's own rounding moves quiet bands' log-magnitudes by up to ~5e-3; these factors
-        reproduce it.)"""
+        float32(k·n mod M) · float32(2π / M), bit for bit the graph's run-time constants: the angle is
+        rounded to float32 as the graph's Cast → Mul, and its cos / sin are Eigen's float32 algorithm as
+        onnxruntime's Cos / Sin kernels run it (:func:`_eigen_sincos`), not torch's, which differ in the
+        last bit for up to a third of them. (A float64 FFT is more accurate, but the graph's own rounding moves
+        quiet bands' log-magnitudes by up to ~5e-3; these factors, with a sequential-FMA matmul, reproduce
+        it; see the module doc.)"""
         cache = self.__dict__.setdefault("_constant_cache", {})
         key = str(device)
         if key not in cache:
@@ -226,7 +307,7 @@ class SwiftF0Model(PitchEstimatorPreTrainedModel):
         re, im = torch.matmul(re, c2) - torch.matmul(im, s2), torch.matmul(re, s2) + torch.matmul(im, c2)
         power = (re * re + im * im).transpose(-1, -2).reshape(frames.shape)[..., : length // 2 + 1]
         positive = power > 0  # sqrt with a finite gradient at digital silence
-        return torch.where(positive, torch.sqrt(torch.where(positive, power, torch.ones_like(power))), 0.0)
+        return torch.where(positive, _rounded_sqrt(torch.where(positive, power, torch.ones_like(power))), 0.0)
 
     def features(self, input_values: torch.Tensor, first_frame: int, num_frames: int) -> torch.Tensor:
         """(batch, samples) → (batch, windows, bands, num_frames) float32 log filterbank magnitudes of

@@ -37,6 +37,52 @@ def test_contract_numbers():
     assert m.config.pitch_bins.n_bins == 95 and m.config.n_bands == 128
 
 
+def test_eigen_sincos_is_accurate():
+    """The emulated Eigen float32 sin / cos (the graph's DFT constants) stay within 2 ulp of the true values
+    (Eigen's documented bound) on 200k float32 angles in (−2π, 2π), including exact quadrant points."""
+    from majl_hf.models.swiftf0.modeling_swiftf0 import _eigen_sincos
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-2 * np.pi, 2 * np.pi, 200_000), np.arange(-8, 9) * np.pi / 4]).astype(np.float32)
+    for sine, ref_fn in ((True, np.sin), (False, np.cos)):
+        got = _eigen_sincos(x, sine).astype(np.float64)
+        true = ref_fn(x.astype(np.float64))
+        ulp = np.spacing(np.abs(true).astype(np.float32)).astype(np.float64)
+        err = np.abs(got - true) / ulp
+        print(f"eigen {'sin' if sine else 'cos'}: max err {err.max():.2f} ulp")
+        assert err.max() <= 2.0
+
+
+def _sequential_fma_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """float32 a @ b with each element accumulated over k in order by fused multiply-adds (MLAS's SGEMM
+    kernels): the products of float32 values are exact in float64, the sum is rounded once to float64 and
+    then to float32 (a double rounding that differs from one FMA only on rare exact float32 midpoints)."""
+    a, b = a.double(), b.double()
+    acc = torch.zeros((), dtype=torch.float64)
+    for k in range(a.shape[-1]):
+        acc = (acc + a[..., :, k : k + 1] * b[..., k : k + 1, :]).float().double()
+    return acc.float()
+
+
+def test_dft_matmul_is_sequential_fma():
+    """The end-to-end equivalence with the ONNX graph (test_convert_swiftf0) needs the DFT's float32
+    ``torch.matmul`` to round like onnxruntime's MLAS (each output a sequential FMA sum over k). This checks
+    that this machine's BLAS does so on the front-end's two product shapes for every window length; if it
+    fails, the end-to-end scores move by up to ~1e-3 (another summation order), not the model."""
+    from majl_hf.models.swiftf0.modeling_swiftf0 import _dft_split
+
+    torch.manual_seed(0)
+    model = SwiftF0Model(SwiftF0Config())
+    for length in model.config.window_lengths:
+        a, b = _dft_split(length)
+        (c1, _), _, (c2, _) = model._constants("cpu")[length]["factors"]
+        for frames in (1, 7, 300):
+            y = torch.randn(1, frames, a, b) * torch.logspace(0, -6, b)  # spread magnitudes: rounding shows
+            first, second = torch.matmul(c1, y), torch.matmul(y, c2)
+            assert torch.equal(first, _sequential_fma_matmul(c1, y)), (length, frames)
+            assert torch.equal(second, _sequential_fma_matmul(y, c2)), (length, frames)
+
+
 def test_frame_alignment_on_the_20ms_grid(converted):
     """A harmonic tone jumping 220 → 330 Hz at sample 8160, between the centres of frames 25 (8000)
     and 26 (8320): every frame reads the f0 at its own centre. Shifting the track by one frame either
