@@ -404,7 +404,8 @@ class StreamedPitch:
     """What the streamed pitch stage keeps per frame (T = frames on the estimator's grid):
     ``cents`` (decoded, float32; ``None`` with ``decoder="viterbi"`` until :meth:`PitchStream.finish`
     decodes the kept ``probabilities``), ``confidence`` (peak activation), ``vocals_db`` /
-    ``mixture_db`` (frame levels, dBFS), ``gated`` (skipped as silent), ``times_s``, ``level_gain``."""
+    ``mixture_db`` (frame levels, dBFS), ``gated`` (skipped: silent, or ruled out by ``skip``), ``times_s``,
+    ``level_gain``."""
 
     cents: torch.Tensor
     confidence: torch.Tensor
@@ -424,7 +425,7 @@ class PitchStream:
     (``decoder``) and only per-frame values are kept."""
 
     def __init__(self, model, num_samples: int, frames_per_batch: int = 64, gate_db: float | None = None,
-                 decoder: str = "weighted_average", keep_probabilities: bool = False):
+                 decoder: str = "weighted_average", keep_probabilities: bool = False, skip=None):
         from ..pitch.decode import DECODERS
 
         if decoder not in DECODERS:
@@ -443,6 +444,7 @@ class PitchStream:
         self.half = self.L // 2
         self.fpb = int(frames_per_batch)
         self.floor = SILENCE_DB if gate_db is None else max(gate_db, SILENCE_DB)
+        self.skip = skip  # skip(vocals_db, mixture_db) -> mask | None, frame-wise (see apply.pitch_long)
         T = self.T
         self.vocals_db = torch.empty(T, dtype=torch.float32)
         self.mixture_db = torch.empty(T, dtype=torch.float32)
@@ -513,10 +515,14 @@ class PitchStream:
         self.pv.drop_before(keep_from)
 
     def _gate_new_levels(self) -> None:
-        a, b = self.levels_seen, self.lv.done
+        a, b = self.levels_seen, min(self.lv.done, self.lm.done)
         if b <= a:
             return
         gated = (self.vocals_db[a:b] < self.floor).numpy()
+        if self.skip is not None:
+            ruled_out = self.skip(self.vocals_db[a:b].numpy(), self.mixture_db[a:b].numpy())
+            if ruled_out is not None:
+                gated = gated | ruled_out
         self.gated[a:b] = gated
         if self.pe.frame_local:
             self._store_zero_rows(a + np.flatnonzero(gated))
@@ -569,9 +575,12 @@ class PitchStream:
             hi = (f1 - 1) * self.hop + 1 if f1 < n_frames else n_raw
             if self.pv.end < hi + self.half and not final:
                 return
-            seg = self.pv.view(lo + self.half, hi + self.half)
-            out = self.pe(seg[None])
-            self.seg_pending.append((a, b, out.probabilities[0, a - f0 : b - f0].float().cpu()))
+            if self.levels_seen >= b and self.gated[a:b].all():  # nothing kept: no network call
+                probs = torch.zeros(b - a, self.bins.n_bins, dtype=torch.float32)
+            else:
+                seg = self.pv.view(lo + self.half, hi + self.half)
+                probs = self.pe(seg[None]).probabilities[0, a - f0 : b - f0].float().cpu()
+            self.seg_pending.append((a, b, probs))
             self.seg_next = b
             self._settle_segments()
 
@@ -697,7 +706,8 @@ def separate_stream(model, blocks: Blocks, num_samples: int | None = None, write
                     level_gain: float | None = None, chunk_length_s: float | None = 12.0,
                     overlap_s: float | None = None, frames_per_batch: int = 64, gate_db: float | None = None,
                     normalize_level: bool = True, decoder: str = "weighted_average",
-                    keep_probabilities: bool = False, progress: Progress | None = None) -> StreamedPitch:
+                    keep_probabilities: bool = False, progress: Progress | None = None,
+                    skip=None) -> StreamedPitch:
     """The whole cascade on a mixture that arrives in blocks at ``model.sampling_rate``.
 
     Args:
@@ -722,7 +732,7 @@ def separate_stream(model, blocks: Blocks, num_samples: int | None = None, write
     gain = 1.0 if level_gain is None else float(level_gain)
     writers = writers or {}
     chunk, ctx = _separation_plan(sep, num_samples, chunk_length_s, overlap_s)
-    pitch = PitchStream(model, num_samples, frames_per_batch, gate_db, decoder, keep_probabilities)
+    pitch = PitchStream(model, num_samples, frames_per_batch, gate_db, decoder, keep_probabilities, skip)
     source = blocks() if gain == 1.0 else (blk * gain for blk in blocks())
     total = 0
     for _, vocals, accomp, mix in iter_separate(sep, source, num_samples, chunk, ctx, progress):
@@ -835,7 +845,7 @@ def separate_file(model, path, sinks: dict | None = None, *, voicing=None, decod
                   chunk_length_s: float | None = 12.0, overlap_s: float | None = None, frames_per_batch: int = 64,
                   gate_db: float | None = None, normalize_level: bool = True, return_audio: bool = True,
                   return_accompaniment: bool = True, progress: Progress | None = None,
-                  on_info: Callable | None = None) -> dict:
+                  on_info: Callable | None = None, skip_unvoiced: bool = True) -> dict:
     """The ``majl-vocal`` pipeline on an audio file, streamed: the same result dict as
     ``pipeline("majl-vocal")(path)`` (within float rounding), in memory that does not grow with the
     song beyond the arrays returned.
@@ -851,14 +861,19 @@ def separate_file(model, path, sinks: dict | None = None, *, voicing=None, decod
             pipeline's for its options).
         on_info: called with the input's :class:`~majl_hf.feature_extraction_majl.AudioInfo` after
             the first pass, before any output is produced (to open output files of the right shape).
+        skip_unvoiced: the pipeline's (skip frames ``voicing`` rules out from the levels alone).
         the others: the pipeline's options.
     Returns:
         ``{"sampling_rate", "f0_hz", "times_s", "confidence", "voiced", "level_gain"}`` plus
         ``"vocals"`` / ``"accompaniment"`` arrays when collected.
     """
     from ..pitch.convert import cents_to_hz
-    from ..pitch.voicing import DEFAULT_VOICING, VoicingEvidence, decide_voicing
+    from ..pitch.voicing import DEFAULT_VOICING, VoicingEvidence, decide_voicing, level_skip
 
+    rule = voicing if voicing is not None else DEFAULT_VOICING
+    pe = model.pitch_estimator
+    skip = level_skip(rule, pe.config.hop_length / pe.config.sampling_rate) \
+        if skip_unvoiced and decoder != "viterbi" else None
     device = next(model.parameters()).device
     mixture = FileMixture(path, model.sampling_rate, model.audio_channels, device=device)
     expected = mixture.reader.info.expected_frames * model.sampling_rate // mixture.reader.sampling_rate
@@ -879,13 +894,12 @@ def separate_file(model, path, sinks: dict | None = None, *, voicing=None, decod
     pitch = separate_stream(model, mixture.blocks, found.num_samples, {k: o.write for k, o in outputs.items()},
                             level_gain=found.level_gain, chunk_length_s=chunk_length_s, overlap_s=overlap_s,
                             frames_per_batch=frames_per_batch, gate_db=gate_db, normalize_level=normalize_level,
-                            decoder=decoder, progress=progress)
+                            decoder=decoder, progress=progress, skip=skip)
     for o in outputs.values():
         o.close()
-    pe = model.pitch_estimator
     evidence = VoicingEvidence(pitch.confidence.numpy(), pitch.vocals_db.numpy(), pitch.mixture_db.numpy(),
                                pe.config.hop_length / pe.config.sampling_rate)
-    voiced = torch.from_numpy(decide_voicing(evidence, voicing if voicing is not None else DEFAULT_VOICING))
+    voiced = torch.from_numpy(decide_voicing(evidence, rule))
     f0 = cents_to_hz(pitch.cents.double()).float()
     f0 = torch.where(voiced, f0, torch.zeros_like(f0))
     out = {

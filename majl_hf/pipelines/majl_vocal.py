@@ -15,7 +15,7 @@ from ..feature_extraction_majl import AudioInputError, from_model_output, load_a
 from ..inference.apply import apply_majl
 from ..pitch.convert import cents_to_hz
 from ..pitch.decode import DECODERS, decode_cents
-from ..pitch.voicing import DEFAULT_VOICING, PeakThreshold, VoicingEvidence, decide_voicing
+from ..pitch.voicing import DEFAULT_VOICING, PeakThreshold, VoicingEvidence, decide_voicing, level_skip
 
 # weighted_average: the streamed CLI keeps ~17 bytes per frame with it (flat memory for any length),
 # while Viterbi needs every frame's activations until the end (~260 MB per hour); "viterbi" is one
@@ -83,6 +83,10 @@ class MajlVocalPipeline(Pipeline):
       chunk for context-dependent separators; default their receptive field).
     - ``frames_per_batch`` (64): pitch frames per pitch-estimator call (memory, not results).
     - ``vocal_gate_db`` (``None`` = off): skip pitch frames whose separated vocals are quieter (dBFS).
+    - ``skip_unvoiced`` (True): do not run the pitch estimator on frames the voicing rule calls
+      unvoiced from the levels alone (:meth:`majl_hf.pitch.voicing.VoicingRule.skippable`, e.g. the
+      default's vocal-energy gate: no vocals there); the voicing and f0 of every other frame are the
+      same, ``confidence`` is 0 on the skipped ones. Off with ``decoder="viterbi"`` (its path crosses them).
     - ``normalize_level`` (see :func:`majl_hf.inference.apply.level_gain`): scale the mixture to a
       reference level before separation and the outputs back, so results do not depend on the
       recording's level.
@@ -146,6 +150,7 @@ class MajlVocalPipeline(Pipeline):
         frames_per_batch=None,
         vocal_gate_db="unset",
         normalize_level=None,
+        skip_unvoiced=None,
         return_accompaniment=None,
         return_notes=None,
         progress=None,
@@ -180,14 +185,16 @@ class MajlVocalPipeline(Pipeline):
             fwd["normalize_level"] = bool(normalize_level)
         if progress is not None:
             fwd["progress"] = progress
+        if skip_unvoiced is not None:
+            fwd["skip_unvoiced"] = bool(skip_unvoiced)
         if voicing is not None:
             _check("voicing", voicing, lambda v: v == "paper" or callable(v),
                    "must be 'paper' or a voicing rule of majl_hf.pitch.voicing (callable on VoicingEvidence)")
-            post["voicing"] = voicing
+            post["voicing"] = fwd["voicing"] = voicing
         if voicing_threshold is not None:
-            post["voicing_threshold"] = float(voicing_threshold)
+            post["voicing_threshold"] = fwd["voicing_threshold"] = float(voicing_threshold)
         if decoder is not None:
-            post["decoder"] = decoder
+            post["decoder"] = fwd["decoder"] = decoder
         if return_accompaniment is not None:
             post["return_accompaniment"] = bool(return_accompaniment)
         if return_notes is not None:
@@ -200,13 +207,19 @@ class MajlVocalPipeline(Pipeline):
         return {"mixture": _Handover(torch.from_numpy(x)), "info": info}
 
     def _forward(self, model_inputs, chunk_length_s=12.0, overlap_s=None, frames_per_batch=64, gate_db=None,
-                 normalize_level=NORMALIZE_LEVEL, progress=None):
+                 normalize_level=NORMALIZE_LEVEL, progress=None, skip_unvoiced=True, voicing=None,
+                 voicing_threshold=None, decoder=DEFAULT_DECODER):
         holder = model_inputs["mixture"]
         holder.to(next(self.model.parameters()).device)
+        skip = None
+        if skip_unvoiced and decoder != "viterbi":
+            pe = self.model.pitch_estimator
+            period = pe.config.hop_length / pe.config.sampling_rate
+            skip = level_skip(self.voicing_rule(voicing, voicing_threshold), period)
         # apply_majl takes the only reference out of the holder and frees it after separation
         result = apply_majl(self.model, holder, chunk_length_s=chunk_length_s, overlap_s=overlap_s,
                             frames_per_batch=frames_per_batch, gate_db=gate_db, normalize_level=normalize_level,
-                            progress=progress)
+                            progress=progress, skip=skip)
         return {"result": result, "info": model_inputs["info"]}
 
     def voicing_rule(self, voicing=None, voicing_threshold=None):

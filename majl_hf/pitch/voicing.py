@@ -42,7 +42,9 @@ __all__ = [
     "VoicingEvidence",
     "VoicingRule",
     "decide_voicing",
+    "level_skip",
     "runs",
+    "skippable_frames",
 ]
 
 
@@ -147,8 +149,18 @@ def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class VoicingRule:
     """Base class: ``rule(evidence) -> np.ndarray[bool]`` of shape (T,); ``a & b`` is ``All(a, b)``."""
 
+    #: the decision on frame t depends on the confidence of frame t only (not on its neighbours')
+    confidence_local = False
+
     def __call__(self, evidence: VoicingEvidence) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def skippable(self, evidence: VoicingEvidence) -> np.ndarray | None:
+        """Frames this rule calls unvoiced from the levels alone (``evidence.confidence`` unused) and whose
+        confidence cannot change its decision on any frame — so the pitch estimator need not run on them
+        (:func:`skippable_frames`); ``None``: none known. Frame-wise in the levels: frame t's answer
+        depends on the levels of frame t only (the streamed path asks block by block)."""
+        return None
 
     def __and__(self, other: "VoicingRule") -> "All":
         return All(self, other)
@@ -177,6 +189,8 @@ class PeakThreshold(VoicingRule):
     ``decode_f0(..., threshold=0.5)``'s ``voiced``. It sees only the pitch estimator: any periodic
     instrument leaking into the vocals is voiced too (the instrumental MusicDelta_Beethoven excerpt).
     """
+
+    confidence_local = True
 
     def __init__(self, threshold: float = 0.5):
         self.threshold = _number("threshold", threshold, 0.0, 1.0)
@@ -251,6 +265,12 @@ class VocalEnergyGate(VoicingRule):
             out &= evidence.ratio_db >= self.min_ratio_db
         return out
 
+    confidence_local = True  # it does not look at the confidence at all
+
+    def skippable(self, evidence: VoicingEvidence) -> np.ndarray | None:
+        """Every frame it gates: its decision there is unvoiced whatever the pitch estimator says."""
+        return ~self(evidence)
+
 
 class ViterbiVoicing(VoicingRule):
     """Two-state (unvoiced/voiced) Viterbi path, as pYIN's voicing: each frame's evidence for
@@ -278,6 +298,10 @@ class ViterbiVoicing(VoicingRule):
         if self.gate is not None:
             llr = np.where(np.asarray(self.gate(evidence), dtype=bool), llr, -np.inf)
         return _two_state_path(llr, math.log((1 - self.switch_prob) / self.switch_prob))
+
+    def skippable(self, evidence: VoicingEvidence) -> np.ndarray | None:
+        """The gate's skippable frames: the path sees −inf there whatever their confidence."""
+        return None if self.gate is None else skippable_frames(self.gate, evidence)
 
 
 def _two_state_path(llr: np.ndarray, switch_cost: float) -> np.ndarray:
@@ -323,6 +347,25 @@ class All(VoicingRule):
     def __repr__(self) -> str:
         return f"All({', '.join(map(repr, self.rules))})"
 
+    @property
+    def confidence_local(self) -> bool:
+        return all(getattr(r, "confidence_local", False) for r in self.rules)
+
+    def skippable(self, evidence: VoicingEvidence) -> np.ndarray | None:
+        """The frames any part rules out from the levels (AND: unvoiced there), provided no part looks at
+        their confidence to decide another frame: each part is confidence-local or skips them too."""
+        masks = [skippable_frames(r, evidence) for r in self.rules]
+        union = None
+        for m in masks:
+            if m is not None:
+                union = m.copy() if union is None else union | m
+        if union is None or not union.any():
+            return union
+        for rule, m in zip(self.rules, masks):
+            if not getattr(rule, "confidence_local", False) and (m is None or (union & ~m).any()):
+                return None
+        return union
+
 
 class MinDuration(VoicingRule):
     """``rule``'s voicing without its voiced runs shorter than ``seconds``.
@@ -344,6 +387,10 @@ class MinDuration(VoicingRule):
             if e - s < min_frames:
                 mask[s:e] = False
         return mask
+
+    def skippable(self, evidence: VoicingEvidence) -> np.ndarray | None:
+        """The inner rule's: removing short runs only reads the inner decision, unvoiced on them."""
+        return skippable_frames(self.rule, evidence)
 
 
 class FillGaps(VoicingRule):
@@ -371,6 +418,33 @@ PAPER_VOICING = PeakThreshold(0.5)
 # (off=0.3) and the two-state path were measured too: on the labelled mixture they voice more of the
 # reverberant tails that the annotation calls unvoiced (higher VFA) for no gain in voicing recall.
 DEFAULT_VOICING = MinDuration(0.06, All(PeakThreshold(0.5), VocalEnergyGate(-15.0, -80.0)))
+
+
+def skippable_frames(rule, evidence: VoicingEvidence) -> np.ndarray | None:
+    """``rule.skippable(evidence)`` checked: a boolean (T,) mask of the frames the pitch estimator need not
+    run on (the rule calls them unvoiced from the levels alone and never reads their confidence), or
+    ``None`` (plain callables and rules that cannot tell)."""
+    method = getattr(rule, "skippable", None)
+    mask = None if method is None else method(evidence)
+    if mask is None:
+        return None
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != (evidence.num_frames,):
+        raise ValueError(f"rule {rule!r} gave skippable frames of shape {mask.shape}, "
+                         f"expected ({evidence.num_frames},)")
+    return mask
+
+
+def level_skip(rule, frame_period_s: float):
+    """``skip(vocals_db, mixture_db) -> mask | None``: :func:`skippable_frames` of ``rule`` from frame levels
+    alone (the cascade's pitch paths call it before running the pitch estimator)."""
+
+    def skip(vocals_db, mixture_db) -> np.ndarray | None:
+        vocals_db = np.asarray(vocals_db, dtype=np.float64)
+        ev = VoicingEvidence(np.zeros(vocals_db.shape[0]), vocals_db, mixture_db, frame_period_s)
+        return skippable_frames(rule, ev)
+
+    return skip
 
 
 def decide_voicing(evidence: VoicingEvidence, rule: VoicingRule | None = None) -> np.ndarray:

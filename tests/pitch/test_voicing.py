@@ -20,7 +20,9 @@ from majl_hf.pitch.voicing import (
     VocalEnergyGate,
     VoicingEvidence,
     decide_voicing,
+    level_skip,
     runs,
+    skippable_frames,
 )
 from tests.conftest import shared_path
 
@@ -201,6 +203,63 @@ def test_each_rule_on_real_evidence(real):
     np.testing.assert_array_equal((PeakThreshold(0.5) & VocalEnergyGate())(ev), both(ev))
     beet = real["MusicDelta_Beethoven"]["evidence"]
     assert not ViterbiVoicing(gate=VocalEnergyGate())(beet).any()
+
+
+GATE = VocalEnergyGate(-15.0, -80.0)
+SKIPPING = {
+    "default": DEFAULT_VOICING,
+    "gate": GATE,
+    "peak & gate": All(PeakThreshold(0.5), GATE),
+    "two-state path, gated": ViterbiVoicing(0.5, 0.01, gate=GATE),
+    "min duration of peak & gate": MinDuration(0.1, PeakThreshold(0.3) & GATE),
+}
+NOT_SKIPPING = {
+    "paper": PAPER_VOICING,
+    "hysteresis & gate": All(Hysteresis(0.5, 0.3), GATE),  # a gated frame may bridge two others' runs
+    "filled gaps of peak & gate": FillGaps(0.04, PeakThreshold(0.5) & GATE),  # may voice a gated frame
+    "two-state path": ViterbiVoicing(),
+    "a plain function": lambda ev: ev.confidence >= 0.5,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SKIPPING))
+def test_skippable_frames_never_matter(real, name):
+    """The frames a rule says the pitch estimator may skip: unvoiced, and any confidence there (0, 1,
+    random) leaves the rule's decision on every frame unchanged — on real evidence, both excerpts."""
+    rule = SKIPPING[name]
+    rng = np.random.default_rng(0)
+    for track in real.values():
+        ev = track["evidence"]
+        skip = skippable_frames(rule, ev)
+        assert skip is not None and skip.shape == (ev.num_frames,)
+        np.testing.assert_array_equal(skip, level_skip(rule, ev.frame_period_s)(ev.vocals_db, ev.mixture_db))
+        voiced = decide_voicing(ev, rule)
+        assert not voiced[skip].any()
+        for fill in (np.zeros(skip.sum()), np.ones(skip.sum()), rng.uniform(size=skip.sum())):
+            conf = ev.confidence.copy()
+            conf[skip] = fill
+            other = VoicingEvidence(conf, ev.vocals_db, ev.mixture_db, ev.frame_period_s)
+            np.testing.assert_array_equal(decide_voicing(other, rule), voiced)
+    beet = real["MusicDelta_Beethoven"]["evidence"]
+    assert skippable_frames(rule, beet).mean() > 0.9  # no voice: nearly nothing to analyse
+
+
+@pytest.mark.parametrize("name", sorted(NOT_SKIPPING))
+def test_rules_that_read_every_frame_skip_nothing(real, name):
+    ev = real["MusicDelta_80sRock"]["evidence"]
+    assert skippable_frames(NOT_SKIPPING[name], ev) is None
+    assert level_skip(NOT_SKIPPING[name], ev.frame_period_s)(ev.vocals_db, ev.mixture_db) is None
+
+
+def test_hysteresis_really_reads_gated_frames():
+    """Why All(Hysteresis, gate) skips nothing: a gated frame's confidence bridges two others into one run."""
+    conf = np.array([0.4, 0.9, 0.4, 0.0])
+    vocals = np.array([-20.0, -50.0, -20.0, -20.0])  # frame 1: 30 dB below the mixture, gated
+    rule = All(Hysteresis(0.5, 0.3), GATE)
+    ev = VoicingEvidence(conf, vocals, np.full(4, -20.0))
+    assert decide_voicing(ev, rule).tolist() == [True, False, True, False]
+    conf[1] = 0.0
+    assert decide_voicing(VoicingEvidence(conf, vocals, np.full(4, -20.0)), rule).tolist() == [False] * 4
 
 
 def test_silence_and_noise_are_never_voiced_by_default(real):
