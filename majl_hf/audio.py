@@ -697,31 +697,11 @@ class _SpectrogramColumns:
 
 
 def _draw_f0_png(path: Path, columns, duration_s: float, sampling_rate: int, times, f0, voiced, title: str) -> None:
-    """:func:`majl_hf.plotting.plot_f0_over_spectrogram`'s PNG from precomputed spectrogram columns.
-    ``f0_figure`` takes the vocals themselves; until it accepts ``spectrogram=`` it draws from a
-    one-sample placeholder and its mesh is replaced by the real columns (same colour scale rule)."""
-    import inspect
-
+    """:func:`majl_hf.plotting.plot_f0_over_spectrogram`'s PNG from precomputed spectrogram columns."""
     from . import plotting
 
-    t_spec, freqs, db = columns
-    if "spectrogram" in inspect.signature(plotting.f0_figure).parameters:
-        fig = plotting.f0_figure(None, sampling_rate, times, f0, voiced, title=title, spectrogram=columns,
-                                 duration_s=duration_s)
-    else:
-        from matplotlib.collections import QuadMesh
-
-        fig = plotting.f0_figure(np.zeros(1, np.float32), sampling_rate, times, f0, voiced, title=title)
-        ax = fig.axes[0]
-        old = next(c for c in ax.collections if isinstance(c, QuadMesh))
-        dynamic = float(old.norm.vmax - old.norm.vmin)
-        vmax = max(float(db.max()), -120.0 + dynamic) if db.size else 0.0
-        mesh = ax.pcolormesh(t_spec, freqs, db, shading="nearest", cmap=old.get_cmap(), vmin=vmax - dynamic,
-                             vmax=vmax, rasterized=True, zorder=old.get_zorder())
-        if old.colorbar is not None:
-            old.colorbar.update_normal(mesh)
-        old.remove()
-        ax.set_xlim(0.0, duration_s)
+    fig = plotting.f0_figure(None, sampling_rate, times, f0, voiced, title=title, spectrogram=columns,
+                             duration_s=duration_s)
     fig.savefig(path, format="png")
 
 

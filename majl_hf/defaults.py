@@ -1,10 +1,10 @@
 """Names of the pretrained defaults (a leaf module: importing it imports nothing else)."""
 
 # The default, chosen by measurement (scripts/evaluate_pairs.py, scripts/benchmark.py →
-# model_cards/measured/pairs.md, benchmark.md): of the six real pairs none reaches 0.08 s of compute
-# per audio second on 2 cores (the Spleeter U-Net alone costs 0.12–0.15 CPU s), so the rule picks the
-# most accurate: Spleeter + CREPE tiny (RPA/OA from the mixture 93.6/90.3, 94.3/90.6 with Viterbi)
-# ties FCPE within one frame and beats CREPE full (93.9/89.4) at a third of its compute.
+# model_cards/measured/pairs.md, benchmark.md; the rule is benchmark.choose_default): among the pairs
+# that meet 0.08 s of compute per audio second for the whole call on 2 idle cores (CREPE tiny, FCPE,
+# SwiftF0; CREPE full and HarmoF0 need ~0.3), the most accurate from the mixture — Spleeter + CREPE tiny
+# (RPA/OA 93.6/90.3; FCPE 93.6/90.0, SwiftF0 93.6/88.3), also the best clean-singing OA (99.3).
 DEFAULT_MODEL = "majl-hf/majl-unet-crepe-tiny"  # Spleeter 2stems U-Net + CREPE tiny
 DEFAULT_MODEL_TINY = "majl-hf/majl-unet-crepe-tiny"  # the fastest CREPE pair (the same as the default today)
 DEFAULT_REVISION = "main"

@@ -52,18 +52,30 @@ def _spectrogram_db(mono: np.ndarray, sampling_rate: int, fmax_hz: float, max_co
 
 def f0_figure(vocals: np.ndarray, sampling_rate: int, times_s: np.ndarray, f0_hz: np.ndarray, voiced: np.ndarray,
               title: str = "", fmin_hz: float = 50.0, fmax_hz: float = 2000.0, max_jump_semitones: float = 6.0,
-              dynamic_range_db: float = 80.0):
-    """The matplotlib Figure (see the module docstring); :func:`plot_f0_over_spectrogram` saves it."""
+              dynamic_range_db: float = 80.0, spectrogram=None, duration_s: float | None = None):
+    """The matplotlib Figure (see the module docstring); :func:`plot_f0_over_spectrogram` saves it.
+
+    ``spectrogram=(times_s, freqs_hz, db)`` draws precomputed columns instead of analysing ``vocals``
+    (then ``None``; the streamed command line computes them block by block); ``duration_s`` is where the
+    time axis ends (default: the vocals' length; required with ``spectrogram``)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
     from matplotlib.ticker import FixedLocator, NullFormatter
 
-    vocals = np.asarray(vocals)
-    mono = vocals.mean(0) if vocals.ndim == 2 else vocals
-    duration = mono.shape[-1] / sampling_rate
-    t_spec, freqs, db = _spectrogram_db(mono, sampling_rate, fmax_hz)
+    if spectrogram is None:
+        if vocals is None:
+            raise ValueError("f0_figure needs the vocals or a precomputed spectrogram=(times_s, freqs_hz, db)")
+        vocals = np.asarray(vocals)
+        mono = vocals.mean(0) if vocals.ndim == 2 else vocals
+        duration = mono.shape[-1] / sampling_rate if duration_s is None else float(duration_s)
+        t_spec, freqs, db = _spectrogram_db(mono, sampling_rate, fmax_hz)
+    else:
+        if duration_s is None:
+            raise ValueError("f0_figure with spectrogram= needs duration_s (where the time axis ends)")
+        t_spec, freqs, db = (np.asarray(a) for a in spectrogram)
+        duration = float(duration_s)
     fig = Figure(figsize=(12, 5), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     vmax = max(float(db.max()), -120.0 + dynamic_range_db) if db.size else 0.0

@@ -60,7 +60,14 @@ PEER_LABELS = {
 }
 PAIR_NAMES = ("unet-crepe-full", "unet-crepe-tiny", "unet-harmof0-mdb", "unet-harmof0-mir1k", "unet-fcpe",
               "unet-swiftf0")  # = evaluate_pairs.PAIRS (kept here so that the peers' Python needs no majl_hf)
-DEFAULT_PAIR = "unet-crepe-full"  # what majl_hf.DEFAULT_MODEL holds today
+def default_pair() -> str:
+    """The pair majl_hf.DEFAULT_MODEL holds today (imported here, not at the top: the peers' Python runs this
+    file's peer workers without majl_hf)."""
+    from majl_hf.defaults import DEFAULT_MODEL
+
+    return DEFAULT_MODEL.split("/majl-", 1)[-1]
+
+
 SPEED_TARGET = 0.08  # compute seconds per audio second, whole pipeline (issue 13)
 
 
@@ -397,7 +404,7 @@ def accuracy_rows(args, tmp: Path, peers_python: str | None, peers: list[str], p
 
     from majl_hf import MajlModel
 
-    model = MajlModel.from_pretrained(paths[DEFAULT_PAIR]).eval()
+    model = MajlModel.from_pretrained(paths[default_pair()]).eval()
     vocals_16k = ep.evaluate_mixture(pipeline("majl-vocal", model=model), mix)["vocals_16k"]
     clean_16k = resample_long(torch.from_numpy(clean["audio"].mean(0)), clean["sampling_rate"], 16000).numpy()
     for clip, audio in (("mixture", vocals_16k), ("clean", clean_16k)):
@@ -476,7 +483,7 @@ def portable_command(argv) -> str:
 
 def _model_arg(pair: str, paths: dict) -> str:
     """The default pair loads as majl_hf.DEFAULT_MODEL when the HF cache holds it (what a user gets)."""
-    if pair == DEFAULT_PAIR:
+    if pair == default_pair():
         from huggingface_hub import try_to_load_from_cache
 
         import majl_hf
@@ -528,7 +535,7 @@ def main(argv=None) -> int:
         tmp = Path(tmp_name)
         prep = run_child(sys.executable, ["--worker", "prepare", "--input", str(tmp), "--durations",
                                           *map(str, args.durations), "--pairs",
-                                          *dict.fromkeys(args.pairs + [DEFAULT_PAIR]), *common], args.timeout, env)
+                                          *dict.fromkeys(args.pairs + [default_pair()]), *common], args.timeout, env)
         if "error" in prep:
             raise RuntimeError(f"could not prepare the models and inputs: {prep['error']}")
         results["torch"], paths = prep["torch"], prep["paths"]
@@ -548,7 +555,7 @@ def main(argv=None) -> int:
                                                      "--input", str(path), "--threads", str(args.threads)],
                                     args.timeout, env)
                 elif label == "separator":
-                    res = run_child(sys.executable, ["--worker", "separator", "--model", str(paths[DEFAULT_PAIR]),
+                    res = run_child(sys.executable, ["--worker", "separator", "--model", str(paths[default_pair()]),
                                                      "--input", str(path), "--save-vocals", str(vocals),
                                                      "--threads", str(args.threads)], args.timeout, env)
                 else:
@@ -591,7 +598,7 @@ def main(argv=None) -> int:
                 results["accuracy"] = {k: v for k, v in acc.items() if k not in ("wall_s", "peak_rss_mb")}
     results["load_after"] = machine_load()
     results["choice"] = choose_default(rows, results["accuracy"], args.speed_target, peers)
-    results["notes"].append(f"majl_hf.DEFAULT_MODEL today is {DEFAULT_PAIR} (majl-hf/majl-unet-crepe-full).")
+    results["notes"].append(f"majl_hf.DEFAULT_MODEL today is {default_pair()} (majl-hf/majl-{default_pair()}).")
     md = to_markdown(results)
     print(md)
     args.output.mkdir(parents=True, exist_ok=True)

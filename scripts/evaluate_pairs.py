@@ -236,8 +236,11 @@ def evaluate_mixture(pipe, clip: dict) -> dict:
     from majl_hf.inference.apply import resample_long
 
     inputs = pipe.preprocess({"array": clip["audio"], "sampling_rate": clip["sampling_rate"]})
+    # every frame analysed (skip_unvoiced=False) so that RPA/RCA see the estimator's pitch on every voiced
+    # reference frame (mir_eval's convention); the voicing and the voiced frames' f0 — hence OA, VR, VFA —
+    # are the same as with the default skipping (tests/pipelines/test_skip_unvoiced.py)
     with torch.no_grad():
-        outputs = pipe._forward(inputs)
+        outputs = pipe._forward(inputs, skip_unvoiced=False)
     rows = {}
     for label, options in OPTION_SETS:
         times, f0, voiced = _pipeline_f0(pipe, outputs, options)

@@ -68,3 +68,22 @@ def test_figure_axes_ticks_legend_colorbar(melody, tmp_path):
     path = tmp_path / "f0.png"
     plot_f0_over_spectrogram(audio, sr, times, f0, voiced, path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_figure_from_precomputed_columns_equals_the_one_from_audio(melody):
+    """spectrogram=(times, freqs, db) (the streamed command line's path) draws the same mesh, scale and axis
+    end as analysing the audio; missing inputs are refused with a message."""
+    from majl_hf.plotting import _spectrogram_db
+
+    audio, sr, times, f0, voiced = melody
+    ref = f0_figure(audio, sr, times, f0, voiced)
+    cols = _spectrogram_db(audio.mean(0), sr, 2000.0)
+    fig = f0_figure(None, sr, times, f0, voiced, spectrogram=cols, duration_s=3.0)
+    a, b = ref.axes[0].collections[0], fig.axes[0].collections[0]
+    np.testing.assert_array_equal(a.get_array(), b.get_array())
+    assert (a.norm.vmin, a.norm.vmax) == (b.norm.vmin, b.norm.vmax)
+    assert fig.axes[0].get_xlim() == pytest.approx((0.0, 3.0))
+    with pytest.raises(ValueError, match="duration_s"):
+        f0_figure(None, sr, times, f0, voiced, spectrogram=cols)
+    with pytest.raises(ValueError, match="vocals or a precomputed"):
+        f0_figure(None, sr, times, f0, voiced)
