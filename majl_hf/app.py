@@ -158,13 +158,14 @@ def process(audio_path, model: str, output_dir=None, *, progress: Callable | Non
 
 def _progress_adapter(gr_progress) -> Callable:
     """The pipeline's ``progress(stage, done, total)`` → one Gradio progress bar: separation fills
-    the first half, pitch the second."""
-    spans = {"separation": (0.0, 0.5), "pitch": (0.5, 0.95)}
+    the first half (after a short reading pass over the file), pitch the second."""
+    spans = {"reading": (0.0, 0.05), "separation": (0.05, 0.5), "pitch": (0.5, 0.95)}
 
     def callback(stage: str, done: int, total: int) -> None:
         lo, hi = spans.get(stage, (0.0, 0.95))
         frac = lo + (hi - lo) * (done / total if total else 0.0)
-        gr_progress(frac, desc=f"{stage}: {done}/{total} frames")
+        unit = "samples" if stage == "reading" else "frames"
+        gr_progress(frac, desc=f"{stage}: {done}/{total} {unit}")
 
     return callback
 

@@ -48,7 +48,8 @@ def test_process_writes_the_files(app_model, tmp_path):
 
     calls = []
     res = process(EXAMPLE, app_model, tmp_path, progress=lambda *a: calls.append(a))
-    assert {c[0] for c in calls} == {"separation", "pitch"} and calls[-1][1] == calls[-1][2]
+    assert {c[0] for c in calls} == {"reading", "separation", "pitch"} and calls[-1][1] == calls[-1][2]
+    assert [c[0] for c in calls].index("separation") > max(i for i, c in enumerate(calls) if c[0] == "reading")
     assert set(res.paths) >= set(DOWNLOAD_PARTS) | {"f0.png"}
     assert [p.split("/")[-1] for p in res.downloads] == [
         "audio_example_vocals.wav", "audio_example_accompaniment.wav", "audio_example_f0.csv",

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 from transformers import Pipeline
@@ -67,7 +69,9 @@ class MajlVocalPipeline(Pipeline):
 
     Call with a path (wav, flac, ogg, mp3), bytes, an array/tensor with ``sampling_rate=``, a dict
     ``{"array"|"raw": ..., "sampling_rate": ...}``, or a list of these. Any rate (soxr), mono or
-    stereo (more channels are downmixed with a warning).
+    stereo (more channels are downmixed with a warning). A path is streamed (decoded and processed
+    block by block, as the ``majl-vocal`` command does): memory holds the returned arrays plus a
+    constant, whatever the song's length; the values equal the in-memory path's.
 
     Options (at construction or call):
 
@@ -93,7 +97,8 @@ class MajlVocalPipeline(Pipeline):
     - ``return_notes`` (False): also ``notes``, a list of ``majl_hf.notes.Note(onset_s, offset_s, pitch)``
       (sung notes segmented from the f0, :mod:`majl_hf.notes`).
     - ``return_accompaniment`` (True); ``progress``: a callable ``progress(stage, done, total)``
-      (stage ``"separation"`` or ``"pitch"``, in frames) called while a song is processed.
+      (stage ``"reading"`` — the first pass over a file input, in samples — then ``"separation"`` and
+      ``"pitch"``, in frames) called while a song is processed.
     - ``errors`` for list inputs: ``"raise"`` (default) runs every input, then raises
       :class:`MajlBatchError` carrying the results of those that succeeded; ``"return"`` puts a
       ``{"error": message}`` dict in the list at each failed position.
@@ -127,17 +132,50 @@ class MajlVocalPipeline(Pipeline):
         errors = kwargs.pop("errors", "raise")
         _check("errors", errors, lambda v: v in ("raise", "return"), "must be 'raise' or 'return'")
         if not isinstance(inputs, (list, tuple)):
-            return super().__call__(inputs, **kwargs)
+            return self._call_one(inputs, kwargs)
         results, failed = [], {}
         for i, item in enumerate(inputs):
             try:
-                results.append(super().__call__(item, **kwargs))
+                results.append(self._call_one(item, kwargs))
             except (AudioInputError, ValueError, RuntimeError, OSError) as err:
                 failed[i] = err
                 results.append({"error": f"{type(err).__name__}: {err}"} if errors == "return" else None)
         if failed and errors == "raise":
             raise MajlBatchError(results, failed)
         return results
+
+    def _call_one(self, item, kwargs: dict):
+        """One input: a file path is streamed (:func:`majl_hf.inference.stream.separate_file`, the command
+        line's path — decoded, separated and tracked block by block, so that memory holds the returned arrays
+        plus a constant, not the decoded song and its copies); anything else goes through transformers'
+        preprocess → _forward → postprocess. Both give the same values (tests/pipelines/test_majl_vocal.py)."""
+        if isinstance(item, (str, os.PathLike)) and kwargs.get("sampling_rate") is None:
+            return self._call_file(item, kwargs)
+        return super().__call__(item, **kwargs)
+
+    def _call_file(self, path, kwargs: dict) -> dict:
+        from ..inference.stream import separate_file
+
+        pre, fwd, post = self._sanitize_parameters(**kwargs)
+        fwd = {**self._forward_params, **fwd}
+        post = {**self._postprocess_params, **post}
+        rule = self.voicing_rule(post.get("voicing"), post.get("voicing_threshold"))
+        out = separate_file(
+            self.model, path, voicing=rule, decoder=post.get("decoder", DEFAULT_DECODER),
+            chunk_length_s=fwd.get("chunk_length_s", 12.0), overlap_s=fwd.get("overlap_s"),
+            frames_per_batch=fwd.get("frames_per_batch", 64), gate_db=fwd.get("gate_db"),
+            normalize_level=fwd.get("normalize_level", NORMALIZE_LEVEL),
+            return_accompaniment=post.get("return_accompaniment", True), progress=fwd.get("progress"),
+            skip_unvoiced=fwd.get("skip_unvoiced", True))
+        keys = ["vocals", "sampling_rate", "f0_hz", "times_s", "confidence", "voiced"]
+        if post.get("return_accompaniment", True):
+            keys.append("accompaniment")
+        result = {k: out[k] for k in keys}
+        if post.get("return_notes", False):
+            from ..notes import segment_notes
+
+            result["notes"] = segment_notes(result["times_s"], result["f0_hz"], result["voiced"])
+        return result
 
     def _sanitize_parameters(
         self,

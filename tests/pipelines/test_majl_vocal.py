@@ -11,6 +11,7 @@ from transformers import pipeline
 
 import majl_hf  # noqa: F401  (registers the task)
 from majl_hf.feature_extraction_majl import AudioInputError
+from tests.conftest import shared_path
 from tests.pipelines.conftest import EXAMPLE
 
 KEYS = {"vocals", "accompaniment", "sampling_rate", "f0_hz", "times_s", "confidence", "voiced"}
@@ -245,3 +246,25 @@ def test_one_bad_item_in_a_list_loses_no_good_result(pipe, tmp_path):
     out = pipe([good, str(bad)], errors="return")
     assert "error" in out[1] and "not an audio file" in out[1]["error"]
     check_result(out[0], 22050, 1, 11025)
+
+
+@pytest.mark.parametrize("options", [{}, {"voicing": "paper", "decoder": "viterbi"},
+                                     {"return_accompaniment": False, "return_notes": True, "chunk_length_s": 4.0}])
+def test_a_path_is_streamed_and_gives_the_in_memory_values(pipe, options, monkeypatch):
+    """pipe(path) runs the streamed file path (memory: the returned arrays plus a constant; never the
+    in-memory apply_majl), with the values and keys the in-memory path gives for the same file's bytes."""
+    import majl_hf.pipelines.majl_vocal as mv
+
+    path = shared_path("data", "MedleyDB", "Audio", "MusicDelta_80sRock", "MusicDelta_80sRock_MIX.wav")
+    in_memory = pipe(path.read_bytes(), **options)
+    with monkeypatch.context() as m:
+        m.setattr(mv, "apply_majl", lambda *a, **k: pytest.fail("a path went through the in-memory path"))
+        streamed = pipe(str(path), **options)
+    assert streamed.keys() == in_memory.keys()
+    for key, value in in_memory.items():
+        if key == "notes":
+            assert streamed[key] == value and len(value) >= 1
+        elif isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(streamed[key], value, err_msg=key)
+        else:
+            assert streamed[key] == value, key
