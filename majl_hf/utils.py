@@ -114,3 +114,18 @@ def check_sha256(path, sha256: str, what: str) -> None:
     digest = sha256_file(path)
     if digest != sha256:
         raise ValueError(f"{path}: sha256 {digest} is not {what}'s ({sha256})")
+
+
+def portable_command(prefix: str, argv, placeholders: dict | None = None) -> str:
+    """``prefix`` + the arguments without this machine's paths, for a measurement's "Measured by" line: an
+    absolute path becomes its last part, and the value after an option in ``placeholders`` becomes that
+    placeholder (e.g. ``{"--peers-python": "<peers-venv>/bin/python"}``)."""
+    placeholders = placeholders or {}
+    parts = []
+    for i, a in enumerate(argv):
+        if i and argv[i - 1] in placeholders:
+            parts.append(placeholders[argv[i - 1]])
+        else:
+            parts.append(Path(a).name if str(a).startswith("/") else str(a))
+    return prefix + "".join(f" {p}" for p in parts)
+

@@ -472,13 +472,10 @@ def plan_rows(args) -> list[str]:
 
 
 def portable_command(argv) -> str:
-    parts = []
-    for i, a in enumerate(argv):
-        if i and argv[i - 1] == "--peers-python":
-            parts.append("<peers-venv>/bin/python")
-        else:
-            parts.append(Path(a).name if a.startswith("/") else a)
-    return "OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 python scripts/benchmark.py" + "".join(f" {p}" for p in parts)
+    from majl_hf.utils import portable_command as portable
+
+    return portable("OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 python scripts/benchmark.py", argv,
+                    {"--peers-python": "<peers-venv>/bin/python"})
 
 
 def _model_arg(pair: str, paths: dict) -> str:
@@ -601,9 +598,11 @@ def main(argv=None) -> int:
     results["notes"].append(f"majl_hf.DEFAULT_MODEL today is {default_pair()} (majl-hf/majl-{default_pair()}).")
     md = to_markdown(results)
     print(md)
+    from majl_hf.utils import write_json_atomic, write_text_atomic
+
     args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "benchmark.json").write_text(json.dumps(results, indent=2) + "\n")
-    (args.output / "benchmark.md").write_text(md)
+    write_json_atomic(args.output / "benchmark.json", results)
+    write_text_atomic(args.output / "benchmark.md", md)
     return 0
 
 

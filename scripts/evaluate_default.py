@@ -135,13 +135,10 @@ def measure(shared: Path, torchcrepe_python: str | None) -> dict:
 
 def _portable_command(argv) -> str:
     """The command line without this machine's paths (absolute paths become their last part)."""
-    parts = []
-    for i, a in enumerate(argv):
-        if i and argv[i - 1] == "--torchcrepe-python":
-            parts.append("<python-with-torchcrepe-0.0.24>")
-        else:
-            parts.append(Path(a).name if a.startswith("/") else a)
-    return "python scripts/evaluate_default.py " + " ".join(parts)
+    from majl_hf.utils import portable_command
+
+    return portable_command("python scripts/evaluate_default.py", argv,
+                            {"--torchcrepe-python": "<python-with-torchcrepe-0.0.24>"})
 
 
 def to_markdown(results: dict) -> str:

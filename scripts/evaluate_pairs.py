@@ -344,8 +344,9 @@ def to_markdown(results: dict) -> str:
 
 
 def portable_command(argv) -> str:
-    parts = [Path(a).name if a.startswith("/") else a for a in argv]
-    return "OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 python scripts/evaluate_pairs.py" + "".join(f" {p}" for p in parts)
+    from majl_hf.utils import portable_command as portable
+
+    return portable("OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 python scripts/evaluate_pairs.py", argv)
 
 
 def parse_args(argv=None):
@@ -426,9 +427,11 @@ def main(argv=None) -> int:
     results["load_after"] = machine_load()
     md = to_markdown(results)
     print(md)
+    from majl_hf.utils import write_json_atomic, write_text_atomic
+
     args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "pairs.json").write_text(json.dumps(results, indent=2) + "\n")
-    (args.output / "pairs.md").write_text(md)
+    write_json_atomic(args.output / "pairs.json", results)
+    write_text_atomic(args.output / "pairs.md", md)
     return 0
 
 

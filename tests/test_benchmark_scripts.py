@@ -162,3 +162,11 @@ def test_pairs_render_only_regenerates_the_markdown_from_the_json(pairs, tmp_pat
     assert pairs.main(["--render-only", "--output", str(tmp_path)]) == 0
     md = (tmp_path / "pairs.md").read_text()
     assert md == pairs.to_markdown(results) and "| unet-crepe-tiny | default | weighted_average | 90.0 |" in md
+
+
+def test_portable_command_drops_this_machines_paths():
+    from majl_hf.utils import portable_command
+
+    cmd = portable_command("python scripts/x.py", ["--peers-python", "/opt/venv/bin/python", "--output",
+                                                   "/home/me/out", "--n", "3"], {"--peers-python": "<peers>"})
+    assert cmd == "python scripts/x.py --peers-python <peers> --output out --n 3"
