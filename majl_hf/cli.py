@@ -186,7 +186,7 @@ def _subtype(value: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .defaults import DEFAULT_MODEL
+    from .defaults import DEFAULT_DECODER, DEFAULT_MODEL
 
     head, tail = __doc__.split("\n\n", 1)
     p = argparse.ArgumentParser(prog=PROG, description=head.split(": ", 1)[1].capitalize(), epilog=tail,
@@ -213,9 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL, help="Hub id or local folder (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ... (default: %(default)s)")
     # option names follow the pipeline's (voicing_threshold, chunk_length_s, ...); the short old names still work
-    p.add_argument("--voicing-threshold", "--threshold", dest="threshold", type=float, default=0.5,
-                   help="voicing threshold on the peak activation, in [0, 1] (default: %(default)s)")
-    p.add_argument("--decoder", choices=["weighted_average", "argmax", "viterbi"], default="weighted_average",
+    p.add_argument("--voicing-threshold", "--threshold", dest="threshold", type=float, default=None,
+                   help="voice a frame when its peak activation is >= this value in [0, 1] (the paper's rule); "
+                        "default: the pipeline's rule, which also uses the separated vocals' energy and a "
+                        "minimum duration (majl_hf.pitch.voicing.DEFAULT_VOICING)")
+    p.add_argument("--decoder", choices=["viterbi", "weighted_average", "argmax"], default=DEFAULT_DECODER,
                    help="activations to f0 (default: %(default)s)")
     p.add_argument("--chunk-length-s", "--chunk-s", dest="chunk_s", type=float, default=12.0,
                    help="seconds per separation chunk, 0 = whole song (default: %(default)s)")
@@ -328,7 +330,7 @@ def _prepare(args) -> tuple[list[Job], Report]:
     """Everything that can be checked before loading the model; UsageError → exit 2."""
     from .audio import AudioInputError, check_output_format, check_template, probe_audio_file
 
-    if not 0.0 <= args.threshold <= 1.0:
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise UsageError("--voicing-threshold must be in [0, 1]")
     if args.chunk_s < 0:
         raise UsageError("--chunk-length-s must be >= 0 (0 = whole song)")

@@ -148,8 +148,8 @@ def test_pairs_markdown_has_one_block_per_pair(pairs):
     results = {"command": "c", "when": "w", "torch": "t", "threads": 2, "cpus": 2, "load_before": "1",
                "load_after": "1", "rtf_seconds": 30.0, "pairs": {"unet-fcpe": row, "unet-swiftf0": {"error": "boom"}}}
     md = pairs.to_markdown(results)
-    assert "| unet-fcpe | default | weighted_average | 95.0 |" in md and "| 0.071 | 0.100 |" in md
-    assert "|  | paper | viterbi |" in md and "| unet-swiftf0 | could not run: boom |" in md
+    assert "| unet-fcpe | default | viterbi | 95.0 |" in md and "| 0.071 | 0.100 |" in md
+    assert "|  | paper | weighted_average |" in md and "| unet-swiftf0 | could not run: boom |" in md
 
 
 def test_pairs_render_only_regenerates_the_markdown_from_the_json(pairs, tmp_path, capsys):
@@ -161,7 +161,7 @@ def test_pairs_render_only_regenerates_the_markdown_from_the_json(pairs, tmp_pat
     (tmp_path / "pairs.json").write_text(json.dumps(results))
     assert pairs.main(["--render-only", "--output", str(tmp_path)]) == 0
     md = (tmp_path / "pairs.md").read_text()
-    assert md == pairs.to_markdown(results) and "| unet-crepe-tiny | default | weighted_average | 90.0 |" in md
+    assert md == pairs.to_markdown(results) and "| unet-crepe-tiny | default | viterbi | 90.0 |" in md
 
 
 def test_portable_command_drops_this_machines_paths():

@@ -322,7 +322,7 @@ def test_help_is_honest(tmp_path, tiny_model_dir, capsys, monkeypatch):
     assert exit_.value.code == 0
     text = capsys.readouterr().out
     assert "``" not in text
-    for shown in ("-o DIR, --output-dir DIR", "(default: majl_output)", "(default: 0.5)", "(default: 12.0)",
+    for shown in ("-o DIR, --output-dir DIR", "(default: majl_output)", "(default: viterbi)", "(default: 12.0)",
                   "(default: cpu)", "(default: {name}_{part}.{ext})", "(default: 16)", "(default: warn)"):
         assert shown in text, shown
     examples = [line.strip().split("  #")[0] for line in text.splitlines() if line.strip().startswith("majl-vocal ")]
@@ -365,10 +365,11 @@ def test_streamed_path_writes_what_the_pipeline_gives(example_wav, tmp_path, tin
     assert main([str(example_wav), "-o", str(out), "--model", str(tiny_model_dir), "-q"]) == 0
     assert calls == [example_wav]  # the streamed path was taken
     pipe = cli.load_pipeline(build_parser().parse_args([str(example_wav), "--model", str(tiny_model_dir)]))
-    result = pipe(str(example_wav), voicing_threshold=0.5, decoder="weighted_average", chunk_length_s=12.0,
-                  frames_per_batch=64, vocal_gate_db=None, return_accompaniment=True)
+    # the CLI's defaults are the pipeline's: its voicing rule and decoder
+    result = pipe(str(example_wav), chunk_length_s=12.0, frames_per_batch=64, vocal_gate_db=None,
+                  return_accompaniment=True)
     ref = save_result(result, tmp_path / "ref", "example", subtype="PCM_16", source=example_wav,
-                      metadata={"model": str(tiny_model_dir), "voicing_threshold": 0.5, "decoder": "weighted_average"})
+                      metadata={"model": str(tiny_model_dir), "voicing_threshold": None, "decoder": "viterbi"})
     for key, path in ref.paths.items():
         got = out / path.name
         if key == "f0.png":  # same pixels (the PNG's metadata may differ)

@@ -27,8 +27,11 @@ Design (each stage is a small object that takes blocks in and gives finished blo
    same batches of non-silent frames as :func:`~.apply.pitch_long` (segments with context for
    estimators that are not frame-local). Each batch of activations is decoded at once
    (``weighted_average`` / ``argmax`` look at one frame) and only its cents and peak are kept;
-   ``decoder="viterbi"`` needs the whole activation matrix and keeps it (360 float32 per frame,
-   ~260 MB per hour at 50 frames/s: the one part that still grows with the length).
+   ``decoder="viterbi"`` goes through :class:`~majl_hf.pitch.decode.ViterbiStream`, which settles
+   the path as soon as all survivor paths meet (the whole-matrix path bit for bit), so only the
+   unsettled frames are held: their back-pointers and the activations of those not gated (a batch or
+   two of frames; across a silence, back-pointers only). At most ``VITERBI_MAX_LAG_S`` of frames
+   wait: beyond it the oldest are settled on the best path so far (``StreamedPitch.viterbi_forced``).
 5. **Outputs** (:class:`OutputStream`): vocals and accompaniment are scaled back by the level gain,
    resampled to the input's rate with a second :class:`soxr.ResampleStream`, converted to the
    input's channels and cut or padded to the input's length exactly, then handed to a sink: an
@@ -38,7 +41,7 @@ Design (each stage is a small object that takes blocks in and gives finished blo
 
 Memory for any length: one separation chunk (``chunk_length_s``, 12 s → one 1024-frame Spleeter
 patch pair) with its STFT, 30 s blocks of the julius resampler, 4096 level frames, one pitch batch,
-and ~17 bytes per pitch frame (~3 MB per hour).
+and ~17 bytes per pitch frame (~3 MB per hour); with Viterbi, the unsettled frames (above).
 
 Progress: ``progress(stage, done, total)`` with stage ``"reading"`` (first pass, input samples),
 ``"separation"`` (STFT frames of the second pass; pitch runs alongside) and a final ``"pitch"``.
@@ -55,6 +58,7 @@ import julius
 import numpy as np
 import torch
 
+from ..defaults import DEFAULT_DECODER
 from ..models.common import num_stft_frames
 from .apply import (
     LEVEL_BLOCK_S,
@@ -84,6 +88,12 @@ __all__ = [
 ]
 
 Blocks = Callable[[], Iterator[torch.Tensor]]  # a fresh iterator of (channels, k) blocks per call
+# Viterbi in the stream: the most frames left unsettled while the survivor paths have not met.
+# Where anyone sings they meet within ~1 s; across silence (gated frames: all-zero activations,
+# uniform evidence) they wait for the next sound, holding 1 byte per bin and frame (360 B for CREPE:
+# 10 min ≈ 11 MB) but no activations. Beyond it (a hidden track after 10 min of silence) the oldest
+# half is settled on the best path so far, and separate_file says so.
+VITERBI_MAX_LAG_S = 600.0
 
 
 # ----------------------------------------------------------------------------- buffers
@@ -402,10 +412,12 @@ class _FrameLevels:
 @dataclass
 class StreamedPitch:
     """What the streamed pitch stage keeps per frame (T = frames on the estimator's grid):
-    ``cents`` (decoded, float32; ``None`` with ``decoder="viterbi"`` until :meth:`PitchStream.finish`
-    decodes the kept ``probabilities``), ``confidence`` (peak activation), ``vocals_db`` /
-    ``mixture_db`` (frame levels, dBFS), ``gated`` (skipped: silent, or ruled out by ``skip``), ``times_s``,
-    ``level_gain``."""
+    ``cents`` (decoded, float32), ``confidence`` (peak activation), ``vocals_db`` / ``mixture_db``
+    (frame levels, dBFS), ``gated`` (skipped: silent, or ruled out by ``skip``), ``times_s``,
+    ``level_gain``; ``viterbi_forced``: frames whose Viterbi bins were settled by the
+    ``VITERBI_MAX_LAG_S`` cap rather than by the survivors meeting (0: the whole-matrix path);
+    ``viterbi_max_held``: the most activation rows the Viterbi decoding held at once (gated frames'
+    zero rows are not held: only their 1-byte-per-bin back-pointers, while the survivors have not met)."""
 
     cents: torch.Tensor
     confidence: torch.Tensor
@@ -414,7 +426,9 @@ class StreamedPitch:
     gated: np.ndarray
     times_s: np.ndarray
     level_gain: float = 1.0
-    probabilities: torch.Tensor | None = None  # (T, bins), kept only for decoder="viterbi" or on request
+    probabilities: torch.Tensor | None = None  # (T, bins), kept only on request (keep_probabilities)
+    viterbi_forced: int = 0
+    viterbi_max_held: int = 0
 
 
 class PitchStream:
@@ -450,8 +464,17 @@ class PitchStream:
         self.mixture_db = torch.empty(T, dtype=torch.float32)
         self.cents = torch.empty(T, dtype=torch.float32)
         self.confidence = torch.empty(T, dtype=torch.float32)
-        self.keep_probs = keep_probabilities or decoder == "viterbi"
-        self.probs = torch.zeros(T, self.bins.n_bins, dtype=torch.float32) if self.keep_probs else None
+        self.probs = torch.zeros(T, self.bins.n_bins, dtype=torch.float32) if keep_probabilities else None
+        self.vit = None
+        if decoder == "viterbi":
+            from ..pitch.decode import ViterbiStream
+
+            period = self.hop / self.cfg.sampling_rate
+            self.vit = ViterbiStream(self.bins.n_bins, max_lag=max(2, round(VITERBI_MAX_LAG_S / period)))
+            self.vit_queue: list[tuple[np.ndarray, torch.Tensor]] = []  # stored rows not fed yet, in frame order
+            self.vit_qpos = 0  # rows of vit_queue[0] already fed
+            self.vit_held = torch.zeros(0, self.bins.n_bins)  # non-gated rows fed, bins not settled (in order)
+            self.vit_max_held = 0
         self.gated = np.zeros(T, dtype=bool)
         self.lv = _FrameLevels(self.L, self.hop, T, self.vocals_db)
         self.lm = _FrameLevels(self.L, self.hop, T, self.mixture_db)
@@ -464,7 +487,6 @@ class PitchStream:
         align = max(1, int(pe.segment_alignment))
         self.step = math.ceil(max(self.fpb, pe.segment_frames) / align) * align
         self.ctx = math.ceil(self.ctx / align) * align
-        self.decoded = 0  # frames decoded (zero activations included)
         self._zero = None
 
     # buffers in padded coordinates: PE-rate sample i sits at i + half
@@ -482,15 +504,15 @@ class PitchStream:
     def finish(self, level_gain: float = 1.0) -> StreamedPitch:
         yv, ym = self.res_v.finish(), self.res_m.finish()
         self._feed(yv, ym, final=True)
-        cents = self.cents
-        if self.decoder == "viterbi":
-            from ..pitch.decode import decode_cents
-
-            cents = decode_cents(self.probs, self.bins, "viterbi", window=self.pe.decode_window)
-        return StreamedPitch(cents=cents, confidence=self.confidence, vocals_db=self.vocals_db,
+        if self.vit is not None:
+            if self.vit.frames != self.T:
+                raise RuntimeError(f"Viterbi saw {self.vit.frames} of {self.T} frames")
+            self._settle_viterbi(self.vit.finish())
+        return StreamedPitch(cents=self.cents, confidence=self.confidence, vocals_db=self.vocals_db,
                              mixture_db=self.mixture_db, gated=self.gated,
                              times_s=self.pe.frame_times(self.T).numpy(), level_gain=level_gain,
-                             probabilities=self.probs)
+                             probabilities=self.probs, viterbi_forced=self.vit.forced if self.vit else 0,
+                             viterbi_max_held=self.vit_max_held if self.vit else 0)
 
     def _feed(self, yv: torch.Tensor, ym: torch.Tensor, final: bool) -> None:
         if self.pv is None:
@@ -513,6 +535,55 @@ class PitchStream:
             self._run_segments(final)
             keep_from = min(self.lv.needed_from, self.seg_next_start + self.half)
         self.pv.drop_before(keep_from)
+        if self.vit is not None:
+            self._feed_viterbi()
+
+    def _feed_viterbi(self) -> None:
+        """Push to the Viterbi stream every frame whose activations are now known, in order: rows
+        stored by the estimator (``vit_queue``) and, for frame-local estimators, the gated frames'
+        zero rows (never stored); then write the cents of the frames it settles."""
+        t, parts = self.vit.frames, []
+        while t < self.T:
+            if self.vit_queue and int(self.vit_queue[0][0][self.vit_qpos]) == t:
+                idx, probs = self.vit_queue[0]
+                rest = idx[self.vit_qpos :] - (t + np.arange(len(idx) - self.vit_qpos))
+                k = int(np.argmax(rest != 0)) if (rest != 0).any() else len(rest)
+                parts.append(probs[self.vit_qpos : self.vit_qpos + k])
+                self.vit_qpos += k
+                if self.vit_qpos == len(idx):
+                    self.vit_queue.pop(0)
+                    self.vit_qpos = 0
+            elif self.pe.frame_local and t < self.levels_seen and self.gated[t]:
+                run = ~self.gated[t : self.levels_seen]
+                k = int(np.argmax(run)) if run.any() else len(run)
+                parts.append(torch.zeros(k, self.bins.n_bins))
+            else:
+                break
+            t += parts[-1].shape[0]
+        if parts:
+            start = self.vit.frames
+            rows = torch.cat(parts) if len(parts) > 1 else parts[0]
+            keep = torch.from_numpy(~self.gated[start : start + len(rows)])  # gated rows are zeros: not held
+            self.vit_held = torch.cat([self.vit_held, rows[keep]])
+            self.vit_max_held = max(self.vit_max_held, len(self.vit_held))
+            self._settle_viterbi(self.vit.push(rows))
+
+    def _settle_viterbi(self, bins: np.ndarray) -> None:
+        from ..pitch.decode import _local_average_cents
+
+        m = len(bins)
+        if m:
+            start = self.vit.settled - m
+            centre = torch.from_numpy(bins)
+            # a zero row's local average is its fallback, the centre bin's cents (as _local_average_cents)
+            cents = self.bins.cents_offset + self.bins.cents_per_bin * centre.to(torch.float32)
+            live = np.flatnonzero(~self.gated[start : start + m])
+            k = len(live)
+            if k:
+                rows = torch.from_numpy(live)
+                cents[rows] = _local_average_cents(self.vit_held[:k], centre[rows], self.bins, self.pe.decode_window)
+                self.vit_held = self.vit_held[k:]
+            self.cents[start : start + m] = cents
 
     def _gate_new_levels(self) -> None:
         a, b = self.levels_seen, min(self.lv.done, self.lm.done)
@@ -530,14 +601,17 @@ class PitchStream:
         self.levels_seen = b
         self._settle_segments()
 
-    def _store(self, idx: torch.Tensor, probs: torch.Tensor) -> None:
-        """Decode a batch of activations (rows ``idx``) and keep the per-frame values."""
+    def _store(self, idx: torch.Tensor, probs: torch.Tensor, queue: bool = True) -> None:
+        """Decode a batch of activations (rows ``idx``, increasing) and keep the per-frame values
+        (``queue=False``: gated zero rows, which the Viterbi feed makes itself)."""
         from ..pitch.decode import decode_cents
 
         if self.probs is not None:
             self.probs[idx] = probs
-        if self.decoder != "viterbi":
+        if self.vit is None:
             self.cents[idx] = decode_cents(probs, self.bins, self.decoder, window=self.pe.decode_window)
+        elif queue:  # decoded in frame order by _feed_viterbi
+            self.vit_queue.append((idx.numpy(), probs))
         self.confidence[idx] = probs.amax(-1)
 
     def _store_zero_rows(self, idx: np.ndarray) -> None:
@@ -546,7 +620,7 @@ class PitchStream:
         if self._zero is None:
             self._zero = torch.zeros(1, self.bins.n_bins, dtype=torch.float32)
         rows = torch.from_numpy(np.asarray(idx, dtype=np.int64))
-        self._store(rows, self._zero.expand(len(rows), -1))
+        self._store(rows, self._zero.expand(len(rows), -1), queue=False)
 
     def _run_frame_batches(self, final: bool) -> None:
         while len(self.pending) >= self.fpb or (final and self.pending):
@@ -705,7 +779,7 @@ class OutputStream:
 def separate_stream(model, blocks: Blocks, num_samples: int | None = None, writers: dict | None = None, *,
                     level_gain: float | None = None, chunk_length_s: float | None = 12.0,
                     overlap_s: float | None = None, frames_per_batch: int = 64, gate_db: float | None = None,
-                    normalize_level: bool = True, decoder: str = "weighted_average",
+                    normalize_level: bool = True, decoder: str = DEFAULT_DECODER,
                     keep_probabilities: bool = False, progress: Progress | None = None,
                     skip=None) -> StreamedPitch:
     """The whole cascade on a mixture that arrives in blocks at ``model.sampling_rate``.
@@ -841,7 +915,7 @@ class FileMixture:
         return t if self.device is None else t.to(self.device)
 
 
-def separate_file(model, path, sinks: dict | None = None, *, voicing=None, decoder: str = "weighted_average",
+def separate_file(model, path, sinks: dict | None = None, *, voicing=None, decoder: str = DEFAULT_DECODER,
                   chunk_length_s: float | None = 12.0, overlap_s: float | None = None, frames_per_batch: int = 64,
                   gate_db: float | None = None, normalize_level: bool = True, return_audio: bool = True,
                   return_accompaniment: bool = True, progress: Progress | None = None,
@@ -897,6 +971,10 @@ def separate_file(model, path, sinks: dict | None = None, *, voicing=None, decod
                             decoder=decoder, progress=progress, skip=skip)
     for o in outputs.values():
         o.close()
+    if pitch.viterbi_forced:
+        warnings.warn(f"{mixture.origin}: the Viterbi paths did not meet for {VITERBI_MAX_LAG_S:g} s (long silence or "
+                      f"no clear pitch): {pitch.viterbi_forced} frames were settled on the best path so far, which "
+                      "can differ from the whole-song path there", stacklevel=2)
     evidence = VoicingEvidence(pitch.confidence.numpy(), pitch.vocals_db.numpy(), pitch.mixture_db.numpy(),
                                pe.config.hop_length / pe.config.sampling_rate)
     voiced = torch.from_numpy(decide_voicing(evidence, rule))

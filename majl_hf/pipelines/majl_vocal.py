@@ -13,16 +13,13 @@ import numpy as np
 import torch
 from transformers import Pipeline
 
+from ..defaults import DEFAULT_DECODER  # "viterbi" (why: majl_hf.defaults)
 from ..feature_extraction_majl import AudioInputError, from_model_output, load_audio, to_model_input
 from ..inference.apply import apply_majl
 from ..pitch.convert import cents_to_hz
 from ..pitch.decode import DECODERS, decode_cents
 from ..pitch.voicing import DEFAULT_VOICING, PeakThreshold, VoicingEvidence, decide_voicing, level_skip
 
-# weighted_average: the streamed CLI keeps ~17 bytes per frame with it (flat memory for any length),
-# while Viterbi needs every frame's activations until the end (~260 MB per hour); "viterbi" is one
-# option away (measured +0.4…0.7 RPA from a mixture, model_cards/measured/pairs.md)
-DEFAULT_DECODER = "weighted_average"
 NORMALIZE_LEVEL = True  # default of the ``normalize_level`` option (see apply.level_gain)
 
 
@@ -81,16 +78,18 @@ class MajlVocalPipeline(Pipeline):
       peak activation ≥ the model's ``voicing_threshold``).
     - ``voicing_threshold``: the paper's rule at this peak activation (``PeakThreshold``), when
       ``voicing`` is not given.
-    - ``decoder``: ``"weighted_average"`` (default: the local average around each frame's argmax),
-      ``"viterbi"`` (the smoothest bin path, then the local average around it), ``"argmax"``.
+    - ``decoder``: ``"viterbi"`` (default: the most likely bin path under a jump prior, then the local
+      average around it; why in :mod:`majl_hf.defaults`), ``"weighted_average"`` (the local average
+      around each frame's argmax, the paper's), ``"argmax"``.
     - ``chunk_length_s`` (12 — one Spleeter patch; 0 = unchunked) and ``overlap_s`` (context per
       chunk for context-dependent separators; default their receptive field).
     - ``frames_per_batch`` (64): pitch frames per pitch-estimator call (memory, not results).
     - ``vocal_gate_db`` (``None`` = off): skip pitch frames whose separated vocals are quieter (dBFS).
-    - ``skip_unvoiced`` (True): do not run the pitch estimator on frames the voicing rule calls
-      unvoiced from the levels alone (:meth:`majl_hf.pitch.voicing.VoicingRule.skippable`, e.g. the
-      default's vocal-energy gate: no vocals there); the voicing and f0 of every other frame are the
-      same, ``confidence`` is 0 on the skipped ones. Off with ``decoder="viterbi"`` (its path crosses them).
+    - ``skip_unvoiced`` (True): with a frame-wise decoder (``weighted_average``, ``argmax``), do not
+      run the pitch estimator on frames the voicing rule calls unvoiced from the levels alone
+      (:meth:`majl_hf.pitch.voicing.VoicingRule.skippable`, e.g. the default's vocal-energy gate: no
+      vocals there); the voicing and f0 of every other frame are the same, ``confidence`` is 0 on the
+      skipped ones. Nothing is skipped with ``decoder="viterbi"``: its path depends on every frame.
     - ``normalize_level`` (see :func:`majl_hf.inference.apply.level_gain`): scale the mixture to a
       reference level before separation and the outputs back, so results do not depend on the
       recording's level.

@@ -85,6 +85,8 @@ class TrainingArguments:
         ddp_find_unused_parameters: DDP's flag for multi-process runs; needed when some parameters
             get no gradient (e.g. the Spleeter U-Net's last encoder batch norm, which the original
             architecture computes but never uses). Turn off for a faster step when none are unused.
+        ddp_timeout_s: how long a process waits for the others (joining, each collective) before
+            the run stops with an error naming the step, instead of hanging (torch's default: 30 min).
 
     Export:
         model_name: the name written in the model card (default: the output folder's name).
@@ -136,6 +138,7 @@ class TrainingArguments:
     num_workers: int = 0
     mixed_precision: str = "no"
     ddp_find_unused_parameters: bool = True
+    ddp_timeout_s: float = 1800.0
     # export
     model_name: str | None = None
     card_license: str = "other"
@@ -191,6 +194,9 @@ class TrainingArguments:
             check_choice("report_to[i]", r, REPORTERS)
         check_range("num_workers", self.num_workers, 0, None)
         check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
+        if isinstance(self.ddp_timeout_s, bool) or not isinstance(self.ddp_timeout_s, (int, float)) \
+                or not self.ddp_timeout_s > 0:
+            raise ValueError(f"ddp_timeout_s must be a positive number of seconds, got {self.ddp_timeout_s!r}")
 
     # ------------------------------------------------------------------ I/O
     def to_dict(self) -> dict:

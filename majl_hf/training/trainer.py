@@ -362,7 +362,14 @@ def make_accelerator(args: TrainingArguments):
     global batch, as in the paper, whatever the process count), TensorBoard when asked for and
     installed."""
     accelerate = require("accelerate", "train")
-    from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, ProjectConfiguration
+    from datetime import timedelta
+
+    from accelerate.utils import (
+        DataLoaderConfiguration,
+        DistributedDataParallelKwargs,
+        InitProcessGroupKwargs,
+        ProjectConfiguration,
+    )
 
     log_with = None
     if "tensorboard" in args.report_to:
@@ -377,7 +384,8 @@ def make_accelerator(args: TrainingArguments):
     cpu = use_cpu_processes()  # N CPU processes over gloo for a torchrun-style launch without GPUs
     return accelerate.Accelerator(
         cpu=cpu,
-        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=args.ddp_find_unused_parameters)],
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=args.ddp_find_unused_parameters),
+                         InitProcessGroupKwargs(timeout=timedelta(seconds=args.ddp_timeout_s))],
         mixed_precision=args.mixed_precision,
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         log_with=log_with,

@@ -46,7 +46,11 @@ def tiny_pipe(tiny_model_dir):
 
 def direct_outputs(pipe, example, threshold):
     """The model outputs, taken from the pipeline by hand (not through the runner)."""
-    out = pipe({"array": example["mixture"], "sampling_rate": example["sampling_rate"]}, voicing_threshold=0.0)
+    from majl_hf.evaluation.runner import EvaluationSettings
+
+    # the runner's decoder (the paper's local average), not the pipeline's default
+    out = pipe({"array": example["mixture"], "sampling_rate": example["sampling_rate"]}, voicing_threshold=0.0,
+               decoder=EvaluationSettings.__dataclass_fields__["decoder"].default)
     f0 = np.asarray(out["f0_hz"], dtype=np.float64)
     voiced = np.asarray(out["confidence"]) >= threshold
     return out["vocals"], np.asarray(out["times_s"]), np.where(voiced, f0, -f0)

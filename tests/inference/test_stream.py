@@ -163,8 +163,9 @@ def test_level_meter_equals_gated_level():
     assert meter.gain() == apply.level_gain(x, 44100)
 
 
+@pytest.mark.parametrize("decoder", ["viterbi", "weighted_average"])
 @pytest.mark.parametrize("pe_name", ["crepe", "fcpe", "swiftf0"])
-def test_pitch_stream_equals_apply_majl(pe_name):
+def test_pitch_stream_equals_apply_majl(pe_name, decoder):
     """PitchStream inside separate_stream = apply_majl's activations (frame-local CREPE and the
     segment-wise estimators), decoded; with a gate so that silent frames are skipped."""
     from majl_hf.pitch.decode import decode_cents
@@ -178,7 +179,8 @@ def test_pitch_stream_equals_apply_majl(pe_name):
     ref = apply.apply_majl(model, x.clone(), chunk_length_s=1.0, frames_per_batch=8, gate_db=-60.0)
     got_audio = {"vocals": [], "accompaniment": []}
     got = separate_stream(model, lambda: _odd_blocks(x), None, {k: got_audio[k].append for k in got_audio},
-                          chunk_length_s=1.0, frames_per_batch=8, gate_db=-60.0, keep_probabilities=True)
+                          chunk_length_s=1.0, frames_per_batch=8, gate_db=-60.0, keep_probabilities=True,
+                          decoder=decoder)
     assert got.level_gain == ref.level_gain
     for key in got_audio:
         assert torch.equal(torch.cat(got_audio[key], -1), getattr(ref, key)[0])
@@ -187,7 +189,7 @@ def test_pitch_stream_equals_apply_majl(pe_name):
     assert (got.probabilities - probs).abs().max() <= 1e-6
     assert np.array_equal(got.gated, ref.gated[0].numpy()) and got.gated.any() and not got.gated.all()
     assert torch.equal(got.vocals_db, ref.vocals_db[0]) and torch.equal(got.mixture_db, ref.mixture_db[0])
-    cents = decode_cents(probs, model.pitch_bins, window=model.pitch_estimator.decode_window)
+    cents = decode_cents(probs, model.pitch_bins, decoder, window=model.pitch_estimator.decode_window)
     assert (got.cents - cents).abs().max() < 1e-3 and torch.equal(got.confidence, probs.amax(-1))
 
 

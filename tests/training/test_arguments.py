@@ -51,6 +51,8 @@ def test_init_from_on_the_command_line_replaces_the_files_model_config(tmp_path)
         ({"lr_decay_gamma": 1.5}, "lr_decay_gamma"),
         ({"report_to": ["wandb"]}, "report_to"),
         ({"not_an_argument": 1}, "unknown training argument"),
+        ({"ddp_timeout_s": 0}, "ddp_timeout_s"),
+        ({"ddp_timeout_s": "soon"}, "ddp_timeout_s"),
     ],
 )
 def test_invalid_arguments_raise_naming_the_field(change, message):
@@ -85,3 +87,14 @@ def test_example_configs_parse(name):
         assert a.config_from and any(s["corpus"] == "pseudo" for s in a.train_data)
     if name.startswith("finetune"):
         assert a.init_from and a.config_overrides["joint_method"] == "dwhs"
+
+
+def test_ddp_timeout_reaches_the_process_group(tmp_path):
+    """``ddp_timeout_s`` is the timeout the processes join and run their collectives with."""
+    from datetime import timedelta
+
+    from majl_hf.training.trainer import make_accelerator
+
+    args = TrainingArguments.from_dict({**MINIMAL, "output_dir": str(tmp_path), "ddp_timeout_s": 42})
+    acc = make_accelerator(args)
+    assert acc.init_handler.timeout == timedelta(seconds=42)

@@ -48,7 +48,9 @@ def launch(args, timeout=300):
 
 @pytest.mark.slow
 def test_accelerate_launch_two_processes_train(tmp_path):
-    cfg = tiny_config(tmp_path, max_steps=3, save_steps=2)
+    # a process left waiting for the other stops with gloo's error (naming the collective) after
+    # 120 s rather than hanging for torch's 30 min
+    cfg = tiny_config(tmp_path, max_steps=3, save_steps=2, ddp_timeout_s=120)
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     res = launch([str(SCRIPTS / "train.py"), "--config", str(path), "--quiet", "--set", "eval_metrics=false"])
