@@ -5,6 +5,11 @@ Rows (each measurement in a child process of its own, so that its peak RSS is it
   ours: <pair>      ``pipeline("majl-vocal", model=<pair>)`` on the file — decode → vocals, accompaniment,
                     f0 — for every real pair of ``scripts/evaluate_pairs.py`` (unet-crepe-full is loaded as
                     ``majl_hf.DEFAULT_MODEL`` from the HF cache when it is seeded there)
+  cli: majl-vocal   the command line with its defaults on the file (``majl-vocal FILE -o DIR``: streamed, the
+                    outputs written in blocks), whose peak RSS must not grow with the length; the worker checks
+                    that the written vocals and accompaniment have the input's exact length; its compute is the
+                    whole ``main()`` call (model load, both passes, writing the files and the PNG), and it runs
+                    at every length whatever ``--row-budget-s`` says (the flat-memory check)
   separator         our Spleeter U-Net alone on the file (level normalisation, streamed STFT), vocals downmixed
                     and resampled to 16 kHz: the separated vocals every peer gets
   peer: <name>      a peer pitch tracker on those vocals, run from the peers' own Python (``--peers-python``, or
@@ -58,6 +63,7 @@ PEER_LABELS = {
     "pesto": "PESTO 2.0.1 (mir-1k_g7)",
     "swiftf0": "SwiftF0 0.3.0",
 }
+CLI_ROW = "cli: majl-vocal"
 PAIR_NAMES = ("unet-crepe-full", "unet-crepe-tiny", "unet-harmof0-mdb", "unet-harmof0-mir1k", "unet-fcpe",
               "unet-swiftf0")  # = evaluate_pairs.PAIRS (kept here so that the peers' Python needs no majl_hf)
 def default_pair() -> str:
@@ -152,6 +158,30 @@ def ours_worker(args) -> dict:
             "samples": int(out["vocals"].shape[-1]), "peak_rss_mb_self": peak_rss_mb()}
 
 
+def cli_worker(args) -> dict:
+    import soundfile as sf
+    import torch
+
+    from majl_hf.cli import main as cli_main
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.save_track)
+    t0, c0 = time.perf_counter(), time.process_time()
+    code = cli_main([str(args.input), "-o", str(out), "--model", args.model, "-q"])
+    compute, cpu = time.perf_counter() - t0, time.process_time() - c0
+    if code != 0:
+        raise RuntimeError(f"majl-vocal exited with {code}")
+    frames = sf.info(str(args.input)).frames
+    lengths = {p.name: sf.info(str(p)).frames for p in sorted(out.glob("*.wav"))}
+    if len(lengths) != 2 or set(lengths.values()) != {frames}:
+        raise RuntimeError(f"outputs {lengths} for an input of {frames} frames")
+    f0_rows = sum(1 for _ in open(next(out.glob("*_f0.csv")))) - 1
+    for p in out.iterdir():
+        p.unlink()
+    return {"compute_s": compute, "cpu_s": cpu, "frames": f0_rows, "samples": frames, "outputs_exact": True,
+            "peak_rss_mb_self": peak_rss_mb()}
+
+
 def separator_worker(args) -> dict:
     import numpy as np
     import soundfile as sf
@@ -207,6 +237,8 @@ def worker(args) -> dict:
         return ours_worker(args)
     if args.worker == "separator":
         return separator_worker(args)
+    if args.worker == "cli":
+        return cli_worker(args)
     raise ValueError(f"unknown worker {args.worker!r}")
 
 
@@ -352,7 +384,7 @@ def to_markdown(results: dict) -> str:
         "|---|---|---|---|---|---|",
     ]
     for label in results["rows"]:
-        if label == "separator":
+        if label in ("separator", CLI_ROW):  # the CLI runs the default pair: its row above
             continue
         lines.append(f"| {label} | " + " | ".join(_acc_cells(results["accuracy"].get(label))) + " |")
     choice = results.get("choice") or {}
@@ -467,8 +499,8 @@ def parse_args(argv=None):
 
 
 def plan_rows(args) -> list[str]:
-    return [f"ours: {p}" for p in args.pairs] + (["separator"] + [f"peer: {p}" for p in args.peers]
-                                                 if args.peers else [])
+    return [f"ours: {p}" for p in args.pairs] + [CLI_ROW] + (["separator"] + [f"peer: {p}" for p in args.peers]
+                                                             if args.peers else [])
 
 
 def portable_command(argv) -> str:
@@ -525,7 +557,8 @@ def main(argv=None) -> int:
     env = {"OMP_NUM_THREADS": str(args.threads)}
     common = ["--shared", str(args.shared), "--wheels", str(args.wheels), "--models-dir", str(args.models_dir),
               "--threads", str(args.threads)]
-    labels = [f"ours: {p}" for p in args.pairs] + (["separator"] + [f"peer: {p}" for p in peers] if peers else [])
+    labels = [f"ours: {p}" for p in args.pairs] + [CLI_ROW] + (["separator"] + [f"peer: {p}" for p in peers]
+                                                               if peers else [])
     rows = {label: {} for label in labels}
     last_rtf: dict = {}
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -543,7 +576,7 @@ def main(argv=None) -> int:
                 predicted = last_rtf.get(label, 0.0) * seconds
                 if label.startswith("peer:"):
                     predicted += last_rtf.get("separator", 0.0) * seconds
-                if predicted > args.row_budget_s:
+                if predicted > args.row_budget_s and label != CLI_ROW:  # the CLI's memory at every length
                     res = {"error": f"skipped: predicted {predicted:.0f} s of compute > --row-budget-s "
                                     f"{args.row_budget_s:.0f}"}
                 elif label.startswith("ours: "):
@@ -551,6 +584,10 @@ def main(argv=None) -> int:
                     res = run_child(sys.executable, ["--worker", "ours", "--model", prep["model_args"][pair],
                                                      "--input", str(path), "--threads", str(args.threads)],
                                     args.timeout, env)
+                elif label == CLI_ROW:
+                    res = run_child(sys.executable, ["--worker", "cli", "--model", prep["model_args"][default_pair()],
+                                                     "--input", str(path), "--save-track", str(tmp / "cli_out"),
+                                                     "--threads", str(args.threads)], args.timeout, env)
                 elif label == "separator":
                     res = run_child(sys.executable, ["--worker", "separator", "--model", str(paths[default_pair()]),
                                                      "--input", str(path), "--save-vocals", str(vocals),

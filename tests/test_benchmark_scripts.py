@@ -39,7 +39,7 @@ def test_benchmark_defaults_cover_every_pair_peer_and_length(bench, pairs):
     assert args.threads == 2 and args.speed_target == 0.08
     rows = bench.plan_rows(args)
     assert rows[0] == "ours: unet-crepe-full" and "separator" in rows and rows[-1] == "peer: swiftf0"
-    assert bench.plan_rows(bench.parse_args(["--peers"])) == [f"ours: {p}" for p in pairs.PAIRS]
+    assert bench.plan_rows(bench.parse_args(["--peers"])) == [f"ours: {p}" for p in pairs.PAIRS] + [bench.CLI_ROW]
 
 
 @pytest.mark.parametrize("argv", [["--durations", "0"], ["--durations", "-3"], ["--threads", "0"],
@@ -55,7 +55,7 @@ def test_benchmark_rejects_bad_arguments(bench, argv, capsys):
 def test_benchmark_dry_run_prints_the_plan(bench, capsys):
     assert bench.main(["--dry-run", "--durations", "30", "3600", "--pairs", "unet-fcpe", "--peers", "pesto"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out == ["rows: ours: unet-fcpe, separator, peer: pesto", "lengths: 30 s, 60 min"]
+    assert out == ["rows: ours: unet-fcpe, cli: majl-vocal, separator, peer: pesto", "lengths: 30 s, 60 min"]
 
 
 def test_run_child_reports_a_failing_worker_and_its_own_memory(bench):
@@ -170,3 +170,16 @@ def test_portable_command_drops_this_machines_paths():
     cmd = portable_command("python scripts/x.py", ["--peers-python", "/opt/venv/bin/python", "--output",
                                                    "/home/me/out", "--n", "3"], {"--peers-python": "<peers>"})
     assert cmd == "python scripts/x.py --peers-python <peers> --output out --n 3"
+
+
+def test_cli_worker_checks_the_written_lengths(bench, tiny_model_dir, tmp_path):
+    """The CLI row runs ``majl-vocal`` with its defaults and refuses outputs of another length."""
+    import soundfile as sf
+
+    x = (0.1 * np.random.default_rng(0).standard_normal((3 * 22050 + 7, 2))).astype(np.float32)
+    sf.write(tmp_path / "in.wav", x, 22050)
+    args = bench.parse_args(["--worker", "cli", "--model", str(tiny_model_dir), "--input", str(tmp_path / "in.wav"),
+                             "--save-track", str(tmp_path / "out"), "--threads", "1"])
+    res = bench.cli_worker(args)
+    assert res["outputs_exact"] and res["samples"] == len(x) and res["frames"] == 1 + len(x) * 16000 // 22050 // 320
+    assert not list((tmp_path / "out").iterdir())  # the outputs are removed after the check
