@@ -5,7 +5,9 @@ Three decoders, all returning cents of the chosen bin neighbourhood:
   bin cents in a ±``window`` bin window around the argmax.
 - ``argmax``: the bare argmax bin.
 - ``viterbi``: the most likely bin path under a transition prior that penalises large jumps
-  (as CREPE's ``--viterbi``), then the local weighted average around each path bin.
+  (as CREPE's ``--viterbi``), then the local weighted average around each path bin; the
+  pipeline's default (:data:`majl_hf.defaults.DEFAULT_DECODER`). :func:`viterbi_paths` decodes a
+  whole matrix, :class:`ViterbiStream` the same path from blocks in bounded memory.
 """
 
 from __future__ import annotations
