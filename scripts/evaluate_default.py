@@ -27,7 +27,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from majl_hf.defaults import DEFAULT_VARIANTS
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import evaluate_pairs  # noqa: E402  (scripts/: the pipeline's pitch on every frame, scored as there)
+
+from majl_hf.defaults import DEFAULT_VARIANTS  # noqa: E402
 from majl_hf.evaluation import bss_eval_sdr, melody_metrics
 from majl_hf.hub.render import measured_dir
 
@@ -92,15 +95,15 @@ def measure(shared: Path, torchcrepe_python: str | None) -> dict:
         pipe = pipeline("majl-vocal", model=repo_id)
         row = {}
         for name, (mix, voc) in clips.items():
-            out = pipe({"array": mix, "sampling_rate": 44100})
+            with torch.no_grad():  # every frame analysed, as evaluate_pairs (RPA sees the pitch everywhere)
+                outputs = pipe._forward(pipe.preprocess({"array": mix, "sampling_rate": 44100}), skip_unvoiced=False)
+            out = pipe.postprocess(outputs)
             row[name] = _sdr(voc, out["vocals"])
             if name == "MedleyDB 80sRock":
                 # the pitch on every frame, the voicing apart (mir_eval's convention, as the torchcrepe rows):
                 # RPA / RCA then score the pitch on every annotated frame, OA / VR / VFA the voicing
-                every = pipe({"array": mix, "sampling_rate": 44100}, return_accompaniment=False,
-                             voicing=lambda evidence: np.ones(evidence.num_frames, dtype=bool))
-                f0 = np.where(out["voiced"], out["f0_hz"], every["f0_hz"])
-                m = melody_metrics(ref_times, ref_f0, out["times_s"], f0, est_voicing=out["voiced"].astype(float))
+                times, f0, voiced = evaluate_pairs._pipeline_f0(pipe, outputs, {})
+                m = melody_metrics(ref_times, ref_f0, times, np.abs(f0), est_voicing=voiced.astype(float))
                 results["pitch"][f"{repo_id} (from the mixture)"] = {
                     k: _pct(m[k]) for k in ("rpa", "rca", "oa", "vr", "vfa")
                 }

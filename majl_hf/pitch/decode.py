@@ -148,6 +148,18 @@ class _BandedStep:
         return np.where(c == self.far_code, top, states + c - self.r)
 
 
+def _backtrace(codes: np.ndarray, tops: np.ndarray, state: int, far_code: int, r: int) -> np.ndarray:
+    """The ``len(codes) + 1`` bins of the survivor that ends in ``state``: ``codes[i]`` / ``tops[i]``
+    are the back-pointers and previous argmax leading from frame i + 1 to frame i (see :class:`_BandedStep`)."""
+    out = np.empty(len(codes) + 1, dtype=np.int64)
+    p = out[-1] = state
+    for i in range(len(codes) - 1, -1, -1):
+        o = int(codes[i, p])
+        p = int(tops[i]) if o == far_code else p + o - r
+        out[i] = p
+    return out
+
+
 def _check_viterbi_args(max_jump_bins, eps) -> None:
     if isinstance(max_jump_bins, bool) or not isinstance(max_jump_bins, int) or max_jump_bins < 1:
         raise ValueError(f"max_jump_bins must be a positive integer, got {max_jump_bins!r}")
@@ -193,16 +205,9 @@ def viterbi_paths(activations: torch.Tensor, max_jump_bins: int = 12, eps: float
             start = 1
         for k in range(start, emission.shape[1]):
             far_src[t0 + k] = stepper.step(score, emission[:, k], back[t0 + k])
-    path = np.empty((b, T), dtype=np.int64)
-    path[:, -1] = score.argmax(1)
-    far_code, r = stepper.far_code, stepper.r
-    for i in range(b):
-        p = int(path[i, -1])
-        back_i, far_i, out = back[:, i], far_src[:, i], path[i]
-        for t in range(T - 1, 0, -1):
-            o = int(back_i[t, p])
-            p = int(far_i[t]) if o == far_code else p + o - r
-            out[t - 1] = p
+    ends = score.argmax(1)
+    path = np.stack([_backtrace(back[1:, i], far_src[1:, i], int(ends[i]), stepper.far_code, stepper.r)
+                     for i in range(b)])
     result = torch.from_numpy(path)
     return result[0] if single else result
 
@@ -294,15 +299,8 @@ class ViterbiStream:
 
     def _trace(self, state: int, frames: int) -> np.ndarray:
         """Bins of frames settled … settled + frames − 1 on the survivor in ``state`` at the last of them."""
-        out = np.empty(frames, dtype=np.int64)
-        p = out[-1] = state
-        far_code, r = self.stepper.far_code, self.stepper.r
-        codes, tops = self.codes, self.tops
-        for i in range(frames - 1, 0, -1):
-            o = int(codes[i - 1, p])
-            p = int(tops[i - 1]) if o == far_code else p + o - r
-            out[i - 1] = p
-        return out
+        return _backtrace(self.codes[: frames - 1], self.tops[: frames - 1], state, self.stepper.far_code,
+                          self.stepper.r)
 
     def _drop(self, frames: int, anc: np.ndarray) -> None:
         self.settled += frames
